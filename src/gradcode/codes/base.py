@@ -1,0 +1,216 @@
+"""The `GradientCode` value: encoding matrix B, readiness rule and checked, cached decoding."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from typing import Protocol
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+Mask = NDArray[np.bool_]
+Vector = NDArray[np.float64]
+
+DEFAULT_TOL = 1e-9
+CACHE_SIZE = 4096
+
+
+class DecodingError(ValueError):
+    """An exact decode whose residual max|aᵀB - 1ᵀ| exceeds the code's tolerance."""
+
+
+class Decoder(Protocol):
+    """Finds a (zero outside the survivors) with aᵀB = 1ᵀ for one code."""
+
+    requirement: str  # what a survivor set needs, in words ("any n-s=10 workers")
+
+    def ready(self, mask: Mask) -> bool: ...
+
+    def solve(self, mask: Mask) -> Vector: ...
+
+
+def check_ns(n: object, s: object) -> tuple[int, int]:
+    """Validate the worker count n and straggler count s; return them as ints."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got n={n!r}")
+    if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or not 0 <= s < n:
+        raise ValueError(f"s must satisfy 0 <= s < n, got s={s!r}, n={n}")
+    return int(n), int(s)
+
+
+def min_norm_lstsq(B: NDArray[np.float64], mask: Mask, refine: int = 2) -> Vector:
+    """Reference decoder: the minimum-norm a over the survivors by an SVD least-squares solve of
+    B_Fᵀ a_F = 1, followed by `refine` steps of iterative refinement (each solves for the remaining
+    residual; the correction stays in the row space, so a stays minimum-norm)."""
+    BFt = B[mask].T
+    cond = max(B.shape) * np.finfo(float).eps  # numerical rank, as numpy.linalg.matrix_rank
+    a_F = np.zeros(BFt.shape[1])
+    for _ in range(refine + 1):
+        r = 1.0 - BFt @ a_F
+        a_F += scipy.linalg.lstsq(BFt, r, cond=cond, lapack_driver="gelsd")[0]
+    a = np.zeros(B.shape[0])
+    a[mask] = a_F
+    return a
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class GradientCode:
+    """A gradient code: n workers, s stragglers tolerated, k partitions, encoding matrix B (n x k).
+
+    Worker i holds the partitions in the support of row i and sends sum_j B[i, j] g_j. The master
+    decodes with a (zero outside the survivors F) such that aᵀB_F = 1ᵀ, so sum_i a_i (B g)_i is the
+    full gradient. Decoding is exact when `exact`; every exact decode is checked: the residual
+    max|aᵀB - 1ᵀ| must stay within `tol`, else `DecodingError`.
+    """
+
+    name: str
+    n: int
+    s: int
+    B_sparse: sp.csr_array
+    exact: bool
+    make_decoder: Callable[[GradientCode], Decoder] = field(repr=False)
+    tol: float = DEFAULT_TOL
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        if self.B_sparse.shape[0] != self.n:
+            raise ValueError(f"B must have n={self.n} rows, got shape {self.B_sparse.shape}")
+        if not self.tol > 0:
+            raise ValueError(f"tol must be > 0, got tol={self.tol!r}")
+        object.__setattr__(self, "_cached_solve", lru_cache(maxsize=CACHE_SIZE)(self._solve_key))
+
+    @classmethod
+    def from_matrix(cls, B: NDArray, s: int, *, name: str = "custom", tol: float = DEFAULT_TOL):
+        """A code from your own B (n x k) meant to decode from any n-s workers (checked per decode)."""
+        from .decoders import null_space_decoder
+
+        B = np.asarray(B, dtype=float)
+        if B.ndim != 2 or not np.all(np.isfinite(B)):
+            raise ValueError(f"B must be a finite 2-D array, got shape {B.shape}")
+        n, s = check_ns(B.shape[0], s)
+        return cls(name, n, s, sp.csr_array(B), True, null_space_decoder, tol)
+
+    def __repr__(self) -> str:
+        return f"<GradientCode {self.name} n={self.n} s={self.s}>"
+
+    # ---- structure -------------------------------------------------------------------------
+    @property
+    def k(self) -> int:
+        """Number of data partitions."""
+        return self.B_sparse.shape[1]
+
+    @cached_property
+    def B(self) -> NDArray[np.float64]:
+        """Dense encoding matrix (n x k), read-only."""
+        B = self.B_sparse.toarray()
+        B.flags.writeable = False
+        return B
+
+    @cached_property
+    def _Bt(self) -> sp.csr_array:
+        return sp.csr_array(self.B_sparse.T)
+
+    @cached_property
+    def decoder(self) -> Decoder:
+        return self.make_decoder(self)
+
+    @cached_property
+    def rank(self) -> int:
+        """Rank of B (computed once, densely)."""
+        return int(np.linalg.matrix_rank(self.B))
+
+    def partitions(self, i: int) -> tuple[int, ...]:
+        """Partition ids worker i holds: the support of row i of B."""
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < self.n:
+            raise ValueError(f"worker id must be an integer in 0..{self.n - 1}, got {i!r}")
+        lo, hi = self.B_sparse.indptr[i], self.B_sparse.indptr[i + 1]
+        return tuple(int(j) for j in self.B_sparse.indices[lo:hi])
+
+    @property
+    def load(self) -> int:
+        """Most partitions held by one worker (the paper's lower bound for exact codes is s+1)."""
+        return int(np.diff(self.B_sparse.indptr).max())
+
+    # ---- decoding --------------------------------------------------------------------------
+    def mask(self, survivors: Iterable[int] | NDArray) -> Mask:
+        """Boolean mask of length n from worker ids (or a mask); ValueError on bad ids."""
+        if isinstance(survivors, (set, frozenset)):
+            survivors = sorted(survivors)
+        ids = np.asarray(survivors if isinstance(survivors, np.ndarray) else list(survivors))
+        if ids.dtype == np.bool_:
+            if ids.shape != (self.n,):
+                raise ValueError(
+                    f"a survivor mask must have shape ({self.n},), got shape {ids.shape}"
+                )
+            return ids
+        if ids.size == 0:
+            return np.zeros(self.n, dtype=bool)
+        if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(
+                f"survivors must be worker ids (integers in 0..{self.n - 1}) or a boolean mask "
+                f"of length {self.n}, got {survivors!r}"
+            )
+        bad = ids[(ids < 0) | (ids >= self.n)]
+        if bad.size:
+            raise ValueError(
+                f"survivor id {bad[0]} is out of range: worker ids are 0..{self.n - 1}"
+            )
+        mask = np.zeros(self.n, dtype=bool)
+        mask[ids] = True
+        if np.count_nonzero(mask) != ids.size:
+            seen = np.bincount(ids, minlength=self.n)
+            raise ValueError(
+                f"duplicate survivor id {int(np.argmax(seen > 1))}: ids must be distinct"
+            )
+        return mask
+
+    def can_decode(self, arrived: Iterable[int] | NDArray) -> bool:
+        """True as soon as the arrived workers suffice to decode (FRC: one reply per group)."""
+        return self.decoder.ready(self.mask(arrived))
+
+    def decode(self, survivors: Iterable[int] | NDArray) -> Vector:
+        """The minimum-norm a over the survivors with aᵀB = 1ᵀ (read-only, zero elsewhere).
+
+        Raises ValueError when the survivors cannot decode, `DecodingError` when an exact
+        decode's residual exceeds `tol` even after the reference least-squares fallback.
+        """
+        mask = self.mask(survivors)
+        if not self.decoder.ready(mask):
+            got = np.flatnonzero(mask).tolist()
+            raise ValueError(
+                f"survivors {got} cannot decode {self!r}: it needs {self.decoder.requirement}"
+            )
+        return self._cached_solve(mask.tobytes())
+
+    def residual(self, a: Vector) -> float:
+        """max_j |(aᵀB)_j - 1|: zero for an exact decode."""
+        return float(np.max(np.abs(self._Bt @ a - 1.0)))
+
+    def solve_uncached(self, mask: Mask) -> Vector:
+        """Decode one ready mask without touching the cache (verification, benchmarks)."""
+        a = self.decoder.solve(mask)
+        if not self.exact:
+            return a
+        if self.residual(a) <= self.tol:
+            return a
+        a = min_norm_lstsq(self.B, mask)  # the structured solve lost precision: try the reference
+        r = self.residual(a)
+        if r <= self.tol:
+            return a
+        raise DecodingError(
+            f"decoding {self!r} from survivors {np.flatnonzero(mask).tolist()} is numerically "
+            f"unsafe: residual max|aᵀB - 1| = {r:.2e} exceeds tol={self.tol:.0e}"
+        )
+
+    def _solve_key(self, key: bytes) -> Vector:
+        a = self.solve_uncached(np.frombuffer(key, dtype=bool))
+        a.flags.writeable = False
+        return a
+
+    def cache_clear(self) -> None:
+        """Forget every cached decoding vector."""
+        self._cached_solve.cache_clear()  # type: ignore[attr-defined]

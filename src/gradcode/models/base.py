@@ -1,0 +1,180 @@
+"""Objective interface, data validation and the single-process reference objective.
+
+Notation (Tandon et al. 2017): m rows, d features, k partitions, encoding matrix B (n x k).
+A worker's coded gradient is the gradient of a *sample-weighted* loss sum_r w_r l_r(theta), where
+row r of partition j carries weight w_r = B[i, j]; models compute it in one vectorised pass.
+The full objective is F(theta) = (1/m) sum_r l_r(theta) + penalty(theta).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+import scipy.sparse as sp
+
+Matrix = np.ndarray | sp.csr_matrix | sp.csr_array
+
+
+@runtime_checkable
+class Model(Protocol):
+    """A differentiable objective with per-row sample weights."""
+
+    name: str
+
+    def init(self, d: int) -> np.ndarray:
+        """Initial parameters: zeros(d), float64."""
+        ...
+
+    def grad(
+        self, theta: np.ndarray, X: Matrix, y: np.ndarray, w: np.ndarray | None = None
+    ) -> np.ndarray:
+        """sum_r w_r * grad l_r(theta); no 1/m, no regularisation."""
+        ...
+
+    def loss(
+        self, theta: np.ndarray, X: Matrix, y: np.ndarray, w: np.ndarray | None = None
+    ) -> float:
+        """sum_r w_r * l_r(theta) (w=None means all ones)."""
+        ...
+
+    def penalty_grad(self, theta: np.ndarray) -> np.ndarray:
+        """Gradient of the regulariser."""
+        ...
+
+    def penalty(self, theta: np.ndarray) -> float:
+        """Value of the regulariser."""
+        ...
+
+    def predict_score(self, theta: np.ndarray, X: Matrix) -> np.ndarray:
+        """Decision scores, one per row."""
+        ...
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """Base for models whose loss depends on the row only through z_r = x_r . theta.
+
+    Subclasses give the per-row loss l(z, y) and its derivative dl/dz; then
+    grad = X.T @ (w * dl/dz(X @ theta, y)): one X @ theta and one X.T @ r per call, for dense
+    ndarrays and CSR matrices alike. Regulariser: 0.5 * l2 * ||theta||^2.
+    """
+
+    l2: float = 0.0
+    name: ClassVar[str] = "linear"
+    binary_labels: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.l2) and self.l2 >= 0):
+            raise ValueError(f"l2 must be a finite number >= 0, got l2={self.l2!r}")
+
+    def _terms(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Per-row losses l(z_r, y_r)."""
+        raise NotImplementedError
+
+    def _dz(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Per-row derivatives dl/dz at (z_r, y_r)."""
+        raise NotImplementedError
+
+    def init(self, d: int) -> np.ndarray:
+        if d < 1:
+            raise ValueError(f"d must be >= 1, got d={d}")
+        return np.zeros(d, dtype=np.float64)
+
+    def grad(
+        self, theta: np.ndarray, X: Matrix, y: np.ndarray, w: np.ndarray | None = None
+    ) -> np.ndarray:
+        r = self._dz(np.asarray(X @ theta), y)
+        if w is not None:
+            r *= _weights(w, r.shape[0])
+        return np.asarray(X.T @ r, dtype=np.float64)
+
+    def loss(
+        self, theta: np.ndarray, X: Matrix, y: np.ndarray, w: np.ndarray | None = None
+    ) -> float:
+        terms = self._terms(np.asarray(X @ theta), y)
+        if w is None:
+            return float(terms.sum())
+        return float(_weights(w, terms.shape[0]) @ terms)
+
+    def penalty_grad(self, theta: np.ndarray) -> np.ndarray:
+        return self.l2 * np.asarray(theta, dtype=np.float64)
+
+    def penalty(self, theta: np.ndarray) -> float:
+        theta = np.asarray(theta, dtype=np.float64)
+        return 0.5 * self.l2 * float(theta @ theta)
+
+    def predict_score(self, theta: np.ndarray, X: Matrix) -> np.ndarray:
+        return np.asarray(X @ theta, dtype=np.float64)
+
+    def check_data(self, X: Matrix, y: np.ndarray) -> tuple[Matrix, np.ndarray]:
+        """Validate (X, y) for this model; see :func:`check_data`."""
+        return check_data(X, y, binary=self.binary_labels)
+
+
+def _weights(w: np.ndarray, m: int) -> np.ndarray:
+    w = np.asarray(w, dtype=np.float64)
+    if w.shape != (m,):
+        raise ValueError(f"w must have shape ({m},) (one weight per row), got shape {w.shape}")
+    return w
+
+
+def full_objective(
+    model: Model, theta: np.ndarray, X: Matrix, y: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """F(theta) = (1/m) sum_r l_r(theta) + penalty(theta) and its gradient.
+
+    The single-process reference that decoded gradients are tested against.
+    """
+    m = X.shape[0]
+    value = model.loss(theta, X, y) / m + model.penalty(theta)
+    gradient = model.grad(theta, X, y) / m + model.penalty_grad(theta)
+    return value, gradient
+
+
+def check_data(X: Matrix, y: np.ndarray, *, binary: bool = False) -> tuple[Matrix, np.ndarray]:
+    """Validate and normalise a data set; returns (X, y) ready for the models.
+
+    X: 2-D real ndarray or scipy.sparse matrix (converted to CSR; integer/bool become float64);
+    y: 1-D, one label per row, returned as float64. No NaN/inf anywhere.
+    With ``binary=True`` the labels must lie in {0, 1}. Raises ValueError naming the problem.
+    """
+    X = X.tocsr() if sp.issparse(X) else np.asarray(X)
+    if X.dtype.kind in "biu":
+        X = X.astype(np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D with shape (m, d), got shape {X.shape}")
+    if X.dtype.kind != "f":
+        raise ValueError(f"X must hold real numbers (float), got dtype {X.dtype}")
+    m, d = X.shape
+    if m < 1 or d < 1:
+        raise ValueError(f"X must have at least one row and one column, got shape {X.shape}")
+    if sp.issparse(X):
+        _check_finite("X", X.data, lambda idx: np.searchsorted(X.indptr, idx, side="right") - 1)
+    else:
+        _check_finite("X", X.ravel(), lambda idx: idx // d)
+
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != m:
+        raise ValueError(f"y must be 1-D with one label per row of X (m={m}), got shape {y.shape}")
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"y must hold numbers, got dtype {y.dtype}")
+    y = y.astype(np.float64)
+    _check_finite("y", y, lambda idx: idx)
+    if binary:
+        bad = np.unique(y[(y != 0) & (y != 1)])
+        if bad.size:
+            shown = ", ".join(f"{v:g}" for v in bad[:5]) + (", ..." if bad.size > 5 else "")
+            raise ValueError(f"y must hold binary labels in {{0, 1}}, got other values: {shown}")
+    return X, y
+
+
+def _check_finite(what: str, values: np.ndarray, rows_of: Callable[[int], int]) -> None:
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise ValueError(
+            f"{what} has {bad.size} non-finite values (NaN or inf); "
+            f"first at row {int(rows_of(bad[0]))}"
+        )
