@@ -1,0 +1,36 @@
+"""The small interface every engine implements; the master loop never sees more than this."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from ..messages import Event
+from ..worker import WorkerJob
+
+
+class Engine(Protocol):
+    """Transport between the master and n workers.
+
+    The master sends a task to a worker only when that worker is idle (no outstanding task), so a
+    worker never holds more than one parameter message; `wait` returns replies and deaths.
+    """
+
+    n: int
+
+    def start(self, jobs: Sequence[WorkerJob], d: int) -> None:
+        """Launch the n workers, each with its job; d is the parameter dimension."""
+
+    def send(self, worker: int, round: int, theta: np.ndarray) -> None:
+        """Give an idle worker the task (round, theta)."""
+
+    def wait(self, timeout: float) -> list[Event]:
+        """Events that arrived, blocking up to `timeout` seconds for the first one."""
+
+    def kill(self, worker: int) -> None:
+        """Stop a worker for good (a hung worker past the round timeout)."""
+
+    def close(self) -> None:
+        """Stop every worker and free every resource; idempotent, safe after any failure."""
