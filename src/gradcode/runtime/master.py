@@ -194,6 +194,9 @@ def _run(
             result.params.append(theta.copy())
         if on_round is not None:
             on_round(record)
+    for ev in eng.wait(0):  # deaths already reported but never waited for
+        if isinstance(ev, WorkerDied):
+            result.dead[ev.worker] = ev.reason
 
 
 def _fail(code: GradientCode, t: int, result: Result, why: str):

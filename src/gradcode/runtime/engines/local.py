@@ -8,6 +8,8 @@ process sentinels together, so a dead worker is seen at once. Workers are forked
 
 from __future__ import annotations
 
+import contextlib
+import contextlib
 import multiprocessing as mp
 import os
 import secrets
@@ -72,10 +74,8 @@ class LocalEngine:
 
     def send(self, worker: int, round: int, theta: np.ndarray) -> None:
         self._params[worker] = theta
-        try:
+        with contextlib.suppress(BrokenPipeError, OSError):  # dead: its sentinel reports it
             self._conns[worker].send(round)
-        except (BrokenPipeError, OSError):
-            pass  # dead: its sentinel reports it
 
     def wait(self, timeout: float) -> list[Event]:
         watch = {self._conns[i]: i for i in self._alive}
@@ -120,10 +120,8 @@ class LocalEngine:
     def close(self) -> None:
         for i, conn in enumerate(self._conns):
             if self._procs[i].is_alive():
-                try:
+                with contextlib.suppress(BrokenPipeError, OSError):
                     conn.send(None)
-                except (BrokenPipeError, OSError):
-                    pass
         for proc in self._procs:
             proc.join(1.0)
             if proc.is_alive():

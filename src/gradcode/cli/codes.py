@@ -1,0 +1,109 @@
+"""`gradcode codes show SCHEME -n N -s S`: structure and verification of one code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from ..codes import SCHEMES, make_code
+from ..codes.verify import SAFE_ERROR, UNIT_ROUNDOFF, Verification, verify
+
+SHOW_B_UP_TO = 16
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("codes", help="inspect gradient codes")
+    codes_sub = p.add_subparsers(dest="codes_command", required=True)
+    show = codes_sub.add_parser("show", help="supports, B, load and a verification of one code")
+    show.add_argument("scheme", help=f"one of: {', '.join(SCHEMES)}")
+    show.add_argument("-n", type=int, required=True, help="number of workers")
+    show.add_argument("-s", type=int, default=0, help="stragglers tolerated (default 0)")
+    show.add_argument("--seed", type=int, default=0, help="seed of random constructions")
+    show.add_argument("--samples", type=int, default=1000, help="sets sampled past 100,000")
+    show.add_argument("--json", action="store_true", help="print one JSON object")
+    show.set_defaults(run=run_show)
+
+
+def run_show(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    code = make_code(args.scheme, args.n, args.s, seed=args.seed)
+    v = verify(code, samples=args.samples, seed=args.seed)
+    report = summary(code, v)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        show(code, v, report)
+    return 1 if code.exact and not v.ok else 0
+
+
+def summary(code, v: Verification) -> dict:
+    sizes = np.diff(code.B_sparse.indptr)
+    return {
+        "scheme": code.name,
+        "n": code.n,
+        "s": code.s,
+        "k": code.k,
+        "exact": code.exact,
+        "notes": code.notes,
+        "supports": [list(code.partitions(i)) for i in range(code.n)],
+        "B": code.B.tolist() if code.n <= SHOW_B_UP_TO else None,
+        "load": {"max": int(sizes.max()), "mean": float(sizes.mean()), "lower_bound": code.s + 1},
+        "verification": {
+            "sets": v.sets,
+            "exhaustive": v.exhaustive,
+            "failures": v.failures,
+            "worst_residual": _finite(v.worst_residual),
+            "worst_condition": _finite(v.worst_cond),
+            "worst_amplification": _finite(v.worst_amplification),
+            "worst_stragglers": list(v.worst_set),
+            "first_failure": v.first_failure,
+            "unsafe_message_dtypes": v.unsafe_dtypes(),
+        },
+    }
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def show(code, v: Verification, report: dict) -> None:
+    out = Console(highlight=False)
+    out.print(
+        f"[bold]{code!r}[/]  k={code.k} partitions, {'exact' if code.exact else 'approximate'}"
+    )
+    if code.notes:
+        out.print(f"[yellow]note:[/] {code.notes}")
+    load = report["load"]
+    out.print(
+        f"load: {load['max']} partitions per worker (mean {load['mean']:.2f}); "
+        f"lower bound for s={code.s}: {load['lower_bound']}"
+    )
+    if code.n <= SHOW_B_UP_TO:
+        table = Table("worker", "partitions", *[f"B[:, {j}]" for j in range(code.k)], box=None)
+        for i in range(code.n):
+            cells = [f"{x:.3g}" if x else "." for x in code.B[i]]
+            table.add_row(str(i), ",".join(map(str, code.partitions(i))), *cells)
+        out.print(table)
+    else:
+        head = ", ".join(f"{i}:{list(code.partitions(i))}" for i in range(4))
+        out.print(f"supports: {head}, ... (row i holds {code.load} partitions)")
+    how = "all" if v.exhaustive else "sampled"
+    out.print(f"verification over {v.sets} straggler sets of size s ({how}):")
+    status = "[green]ok[/]" if v.ok else f"[bold red]{v.failures} FAILED[/]"
+    out.print(f"  decodes: {status}; worst residual max|aᵀB-1| = {v.worst_residual:.2e}")
+    out.print(
+        f"  worst condition number of B_F: {v.worst_cond:.3g}; worst error amplification: "
+        f"{v.worst_amplification:.3g} (stragglers {list(v.worst_set)})"
+    )
+    for dtype in v.unsafe_dtypes():
+        bound = v.worst_amplification * UNIT_ROUNDOFF[dtype]
+        out.print(
+            f"[bold yellow]warning:[/] {dtype} messages are unsafe for this code: decoded "
+            f"gradients can be off by ~{bound:.1e} relative (> {SAFE_ERROR:g})"
+        )
+    if v.first_failure:
+        out.print(f"[red]first failure:[/] {v.first_failure}")
