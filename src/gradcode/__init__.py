@@ -1,6 +1,16 @@
 """gradcode: straggler-tolerant distributed gradient descent by gradient coding."""
 
 from .codes import SCHEMES, DecodingError, GradientCode, make_code
+from .runtime import Fault, Result, TrainingError, train
 
-__all__ = ["SCHEMES", "DecodingError", "GradientCode", "make_code"]
+__all__ = [
+    "SCHEMES",
+    "DecodingError",
+    "Fault",
+    "GradientCode",
+    "Result",
+    "TrainingError",
+    "make_code",
+    "train",
+]
 __version__ = "0.1.0"
