@@ -109,7 +109,14 @@ def test_more_than_s_killed_fails_clearly_and_keeps_results(data, tmp_path):
 def test_worker_exception_reaches_master_with_traceback(data):
     X, y = data
     result = train(
-        "frc", X, y, n=4, s=1, model=MODEL, rounds=8, faults=[Fault(3, 1, "raise")],
+        "frc",
+        X,
+        y,
+        n=4,
+        s=1,
+        model=MODEL,
+        rounds=8,
+        faults=[Fault(3, 1, "raise")],
         delay=ExponentialDelay(mean=0.01, seed=0),
     )
     assert "Traceback" in result.dead[3]
@@ -208,3 +215,33 @@ def test_bad_data_fails_before_any_work():
         train("cyclic", X, y, n=4, s=1)
     with pytest.raises(ValueError, match="3 rows cannot fill k=4 partitions"):
         train("cyclic", X[:3] * 0, y[:3], n=4, s=1)
+
+
+def test_sparse_data_least_squares_and_nesterov_match_the_reference():
+    import scipy.sparse as sp
+
+    from gradcode.optim import make_optimizer
+
+    rng = np.random.default_rng(5)
+    X = sp.random(301, 40, density=0.1, format="csr", random_state=rng)
+    y = rng.standard_normal(301)
+    model = make_model("least-squares", l2=1e-2)
+    result = train(
+        "cyclic-mds",
+        X,
+        y,
+        n=5,
+        s=2,
+        model=model,
+        optimizer="nesterov",
+        lr=0.3,
+        rounds=8,
+        record_params=True,
+        delay=FixedStragglers(workers=(4,), delay=0.02),
+    )
+    opt = make_optimizer("nesterov", lr=0.3)
+    theta = np.zeros(40)
+    state = opt.init(theta)
+    for got in result.params:
+        theta, state = opt.step(theta, full_objective(model, theta, X, y)[1], state)
+        assert np.linalg.norm(got - theta) <= 1e-9 * np.linalg.norm(theta)
