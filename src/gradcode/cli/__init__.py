@@ -7,9 +7,9 @@ import sys
 
 from rich.console import Console
 
-from . import codes, demo, train
+from . import codes, compare, demo, train
 
-COMMANDS = (codes, train, demo)
+COMMANDS = (codes, train, compare, demo)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,0 +1,141 @@
+"""`gradcode compare`, `gradcode plot DIR`, `gradcode report DIR`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="run several schemes under the same stragglers and compare")
+    p.add_argument("--config", type=Path, help="a TOML file; command-line options override it")
+    p.add_argument("--schemes", help="comma-separated, e.g. naive,ignore,frc,cyclic,cyclic-mds")
+    p.add_argument("-n", type=int, help="workers")
+    p.add_argument("-s", type=int, help="stragglers tolerated by the coded schemes")
+    p.add_argument("--dataset", help="data set name (see gradcode.data.DATASETS)")
+    p.add_argument("--dataset-params", help="JSON object, e.g. '{\"rows\": 5000}'")
+    p.add_argument("--model", help="logistic or least-squares")
+    p.add_argument("--l2", type=float)
+    p.add_argument("--optimizer")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--rounds", type=int)
+    p.add_argument("--engine")
+    p.add_argument("--delay", help="straggler model spec, e.g. 'slowdown:fraction=0.2'")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--target-auc", type=float)
+    p.add_argument("--out", type=Path, default=Path("runs/compare"))
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(run=run_compare)
+    plot = sub.add_parser("plot", help="redraw the figures of a saved comparison")
+    plot.add_argument("dir", type=Path)
+    plot.set_defaults(run=run_plot)
+    report = sub.add_parser("report", help="write one self-contained HTML report of a comparison")
+    report.add_argument("dir", type=Path)
+    report.set_defaults(run=run_report)
+
+
+def run_plot(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    from ..experiments import load_comparison
+    from ..experiments.plots import draw
+
+    for path in draw(load_comparison(args.dir), args.dir):
+        print(path)
+    return 0
+
+
+def run_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    from ..experiments import write_report
+
+    print(write_report(args.dir))
+    return 0
+
+
+def config_from(args: argparse.Namespace):
+    from ..experiments import load_config
+
+    params = None
+    if args.dataset_params:
+        try:
+            params = json.loads(args.dataset_params)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"--dataset-params must be a JSON object: {e}") from None
+    return load_config(
+        args.config,
+        schemes=args.schemes.split(",") if args.schemes else None,
+        n=args.n,
+        s=args.s,
+        dataset=args.dataset,
+        dataset_params=params,
+        model=args.model,
+        l2=args.l2,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        rounds=args.rounds,
+        engine=args.engine,
+        delay=args.delay,
+        seed=args.seed,
+        target_auc=args.target_auc,
+    )
+
+
+def run_compare(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    from ..experiments import compare, write_report
+
+    config = config_from(args)
+    console = Console(highlight=False)
+    with Progress(
+        TextColumn("{task.description:>10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=args.quiet,
+    ) as bar:
+        tasks = {name: bar.add_task(name, total=config.rounds) for name in config.schemes}
+        c = compare(config, out=args.out, on_round=lambda name, r: bar.advance(tasks[name]))
+    print_summary(c, console)
+    report = write_report(args.out)
+    console.print(
+        f"results in {args.out}/ (rounds.csv, workers.csv, summary.csv, config.toml, figures)"
+    )
+    console.print(f"report: {report}")
+    return 0
+
+
+def print_summary(c, console: Console) -> None:
+    t = Table(
+        title=f"n={c.config.n}, s={c.config.s}, {c.config.rounds} rounds, delays {c.config.delay}"
+    )
+    for col in (
+        "scheme",
+        "s",
+        "mean",
+        "median",
+        "p95",
+        "speedup",
+        "train loss",
+        "test loss",
+        "test AUC",
+        f"time to AUC {c.summary[0]['target_auc']:.4g}",
+    ):
+        t.add_column(col, justify="left" if col == "scheme" else "right")
+    for r in c.summary:
+        ttt = r["time_to_target_s"]
+        t.add_row(
+            r["scheme"],
+            str(r["s"]),
+            f"{r['mean_ms']:.1f} ms",
+            f"{r['median_ms']:.1f} ms",
+            f"{r['p95_ms']:.1f} ms",
+            f"{r['speedup_vs_naive']:.2f}x",
+            f"{r['final_train_loss']:.5f}",
+            f"{r['final_test_loss']:.5f}",
+            f"{r['final_test_auc']:.4f}",
+            "never" if ttt != ttt else f"{ttt:.2f} s",
+        )
+    console.print(t)

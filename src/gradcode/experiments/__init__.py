@@ -1,0 +1,15 @@
+"""Experiments: run many schemes under identical conditions, tabulate, plot, report."""
+
+from .compare import compare
+from .config import CompareConfig, load_config
+from .report import write_report
+from .tables import Comparison, load_comparison
+
+__all__ = [
+    "CompareConfig",
+    "Comparison",
+    "compare",
+    "load_comparison",
+    "load_config",
+    "write_report",
+]
