@@ -26,5 +26,5 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args, argv) or 0)
     except ValueError as e:  # bad input: one clear line, no traceback
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)
+        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         return 2

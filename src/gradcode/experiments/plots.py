@@ -96,8 +96,7 @@ def arrivals(c: Comparison, fig) -> None:
         grids.append(grid)
     finite = np.concatenate([g[np.isfinite(g)] for g in grids]) if grids else np.array([1.0])
     norm = mpl.colors.LogNorm(vmin=max(finite.min(), 1e-2), vmax=max(finite.max(), 1e-1))
-    cmap = mpl.colormaps["viridis"].copy()
-    cmap.set_bad("#dddddd")
+    cmap = mpl.colormaps["viridis"].with_extremes(bad="#dddddd")
     axes = fig.subplots(len(schemes), 1, sharex=True, squeeze=False)[:, 0]
     for ax, scheme, grid in zip(axes, schemes, grids, strict=True):
         im = ax.imshow(
