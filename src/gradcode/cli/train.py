@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +66,10 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         from ..runtime.mpi_launch import in_mpi_world, relaunch_under_mpiexec
 
         if not in_mpi_world():
-            return relaunch_under_mpiexec(args.n, ["train", *(argv or [])])
+            return relaunch_under_mpiexec(args.n, list(argv or sys.argv[1:]))
+        from ..runtime.engines.mpi import serve_if_worker
+
+        serve_if_worker(args.n)  # worker ranks serve rank 0 until it exits, then SystemExit(0)
     code = make_code(args.scheme, args.n, args.s, seed=args.seed)
     model = make_model(args.model, l2=args.l2)
     opt = make_optimizer(args.optimizer, lr=args.lr)

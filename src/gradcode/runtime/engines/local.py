@@ -9,7 +9,6 @@ process sentinels together, so a dead worker is seen at once. Workers are forked
 from __future__ import annotations
 
 import contextlib
-import contextlib
 import multiprocessing as mp
 import os
 import secrets

@@ -1,0 +1,28 @@
+"""Shared setup of the MPI test scripts (run under mpiexec by tests/test_mpi.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradcode.data.synthetic import gaussian_mixture
+
+N, S, ROUNDS, LR = 6, 2, 10, 0.5
+
+
+def data() -> tuple[np.ndarray, np.ndarray]:
+    """A small binary problem: 90 rows, 4 features (the same on every rank)."""
+    return gaussian_mixture(90, 4, seed=1)
+
+
+def gd_kwargs(**kw) -> dict:
+    """Plain GD from theta0 = 0, parameters recorded, on the mpi engine."""
+    base = dict(
+        seed=0,
+        optimizer="gd",
+        lr=LR,
+        rounds=ROUNDS,
+        engine="mpi",
+        record_params=True,
+        theta0=np.zeros(4),
+    )
+    return base | kw

@@ -1,0 +1,48 @@
+"""Every exact code with stragglers, and with s workers killed / hung / raising mid-run.
+
+Usage: mpiexec -n 7 python trajectories.py OUTDIR   (N=6 workers). Saves OUTDIR/<case>.npy (the
+parameter trajectory) and OUTDIR/dead.json (who died, and why, per case).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from common import N, S, data, gd_kwargs
+
+import gradcode as gc
+from gradcode.delays import FixedStragglers
+from gradcode.runtime import Fault
+
+out = Path(sys.argv[1])
+X, y = data()
+cases = {}
+slow = FixedStragglers(workers=(0, 3), delay=0.03)
+# Faults strike at a given round; a worker lagging a round behind skips rounds. A delay on every
+# worker, long against scheduling noise, makes every worker compute every round.
+steady = FixedStragglers(workers=tuple(range(N)), delay=0.03)
+for scheme in ("naive", "frc", "cyclic", "cyclic-mds"):
+    s = 0 if scheme == "naive" else S
+    cases[f"{scheme}-stragglers"] = (scheme, s, {"delay": slow})
+    cases[f"{scheme}-killed"] = (
+        scheme,
+        s,
+        {"faults": [Fault(1, 2), Fault(4, 5)][:s], "delay": steady},
+    )
+# a worker that hangs (never needed: killed at close) and one that raises
+cases["cyclic-hang-raise"] = (
+    "cyclic",
+    S,
+    {"faults": [Fault(2, 3, "hang"), Fault(5, 4, "raise")], "delay": steady, "round_timeout": 5.0},
+)
+dead = {}
+for name, (scheme, s, kw) in cases.items():
+    res = gc.train(scheme, X, y, n=N, s=s, **gd_kwargs(**kw))
+    assert res.status == "ok", (name, res.status, res.error)
+    np.save(out / f"{name}.npy", np.stack(res.params))
+    dead[name] = {str(w): why for w, why in res.dead.items()}
+(out / "dead.json").write_text(json.dumps(dead, indent=1))
+print("trajectories: done", flush=True)

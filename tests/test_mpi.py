@@ -1,0 +1,183 @@
+"""The mpi engine under a real mpiexec (the `mpich` wheel's): trajectories, failures, launching.
+
+Each script in tests/mpi_scripts/ runs once per module (fixtures) under a timeout; every run must
+also leave no process behind. The reference is plain GD on the single-process full gradient.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gradcode.models import full_objective, make_model
+from gradcode.runtime.mpi_launch import (
+    WORLD_VARS,
+    in_mpi_world,
+    mpiexec_command,
+    relaunch_under_mpiexec,
+)
+
+SCRIPTS = Path(__file__).parent / "mpi_scripts"
+TIMEOUT = 120
+_spec = importlib.util.spec_from_file_location("mpi_common", SCRIPTS / "common.py")
+common = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(common)
+
+SCHEMES = ("naive", "frc", "cyclic", "cyclic-mds")
+CASES = [f"{s}-{c}" for s in SCHEMES for c in ("stragglers", "killed")] + ["cyclic-hang-raise"]
+
+
+def mpiexec() -> str:
+    here = Path(sys.executable).parent / "mpiexec"
+    found = str(here) if here.exists() else shutil.which("mpiexec")
+    assert found, "mpiexec not found: install the dev extras (mpi4py + the mpich wheel)"
+    return found
+
+
+def processes_with(marker: str) -> list[int]:
+    """Pids whose command line mentions marker (our unique output folder)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if marker.encode() in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+def leftovers(marker: str, grace: float = 3.0) -> list[int]:
+    deadline = time.monotonic() + grace
+    while (pids := processes_with(marker)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return pids
+
+
+def run_mpi(nprocs: int, script: str, out: Path) -> subprocess.CompletedProcess:
+    """mpiexec -n nprocs python script out, in its own session, killed after TIMEOUT seconds."""
+    out.mkdir(parents=True, exist_ok=True)
+    cmd = [mpiexec(), "-n", str(nprocs), sys.executable, str(SCRIPTS / script), str(out)]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        for pid in processes_with(str(out)):
+            os.kill(pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"{script} hung for {TIMEOUT} s\n{stdout}\n{stderr}")
+    left = leftovers(str(out))
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"{script} left processes behind: {left}"
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+
+
+def reference() -> np.ndarray:
+    """Plain GD on the single-process full gradient: theta <- theta - lr * grad F(theta)."""
+    X, y = common.data()
+    model = make_model("logistic")
+    theta, params = np.zeros(X.shape[1]), []
+    for _ in range(common.ROUNDS):
+        theta = theta - common.LR * full_objective(model, theta, X, y)[1]
+        params.append(theta)
+    return np.stack(params)
+
+
+@pytest.fixture(scope="module")
+def trajectories(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("trajectories")
+    run = run_mpi(common.N + 1, "trajectories.py", out)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "trajectories: done" in run.stdout
+    return out
+
+
+@pytest.fixture(scope="module")
+def too_many(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    out = tmp_path_factory.mktemp("too_many")
+    return run_mpi(5, "too_many.py", out), out
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_trajectory_equals_full_gradient_descent(trajectories: Path, case: str) -> None:
+    got, want = np.load(trajectories / f"{case}.npy"), reference()
+    assert got.shape == want.shape
+    assert np.max(np.abs(got - want)) <= 1e-9 * np.max(np.abs(want))
+
+
+def test_dead_workers_are_reported(trajectories: Path) -> None:
+    dead = json.loads((trajectories / "dead.json").read_text())
+    killed = {"1": "killed by signal SIGKILL", "4": "killed by signal SIGKILL"}
+    assert dead["naive-killed"] == {}
+    for scheme in SCHEMES:
+        assert dead[f"{scheme}-stragglers"] == {}
+    # cyclic codes need all 4 survivors, so the master waits and hears of both deaths; FRC may
+    # finish rounds without waiting for the dead ones (a death is reported when it arrives)
+    assert dead["cyclic-killed"] == dead["cyclic-mds-killed"] == killed
+    assert dead["frc-killed"].items() <= killed.items()
+    assert "injected fault: worker 5 raised at round 4" in dead["cyclic-hang-raise"]["5"]
+
+
+def test_too_many_failures_fail_cleanly(too_many) -> None:
+    run, out = too_many
+    assert run.returncode != 0
+    assert "TrainingError" in run.stderr and "cannot decode" in run.stderr
+    kill = json.loads((out / "kill" / "result.json").read_text())
+    assert kill["status"] == "failed" and kill["rounds_completed"] == 4
+    assert set(kill["dead_workers"]) == {"1", "3"}
+    assert (out / "kill" / "rounds.csv").read_text().count("\n") == 1 + 4
+
+
+def test_hung_worker_is_given_up_at_the_round_timeout(too_many) -> None:
+    run, out = too_many
+    assert "caught TrainingError" in run.stdout
+    hang = json.loads((out / "hang" / "result.json").read_text())
+    assert hang["status"] == "failed" and hang["rounds_completed"] == 4
+    assert "hung" in hang["dead_workers"]["3"]
+    assert hang["dead_workers"]["1"] == "killed by signal SIGKILL"
+
+
+def test_world_size_mismatch_is_a_clear_error(tmp_path: Path) -> None:
+    t0 = time.monotonic()
+    run = run_mpi(3, "mismatch.py", tmp_path)
+    assert run.returncode != 0
+    assert run.stderr.count("needs n+1=5 MPI processes") == 3  # every rank says it
+    assert run.stdout.count("in_mpi_world=True") == 3
+    assert time.monotonic() - t0 < 60
+
+
+@pytest.mark.timeout(TIMEOUT)
+def test_relaunch_under_mpiexec(tmp_path: Path, monkeypatch) -> None:
+    for var in WORLD_VARS:
+        monkeypatch.delenv(var, raising=False)
+    assert not in_mpi_world()
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(SCRIPTS), *sys.path]))
+    assert relaunch_under_mpiexec(2, [str(tmp_path)], module="small_run") == 0
+    assert json.loads((tmp_path / "result.json").read_text())["status"] == "ok"
+    assert not leftovers(str(tmp_path))
+
+
+def test_mpiexec_command(monkeypatch) -> None:
+    monkeypatch.delenv("GRADCODE_MPIEXEC_ARGS", raising=False)
+    cmd = mpiexec_command(4, ["train", "--engine", "mpi"])
+    assert cmd[-8:] == ["-n", "5", sys.executable, "-m", "gradcode", "train", "--engine", "mpi"]
+    assert Path(cmd[0]).name in ("mpiexec", "mpirun")
+    monkeypatch.setenv("PMI_RANK", "0")
+    assert in_mpi_world()
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        mpiexec_command(0, [])
