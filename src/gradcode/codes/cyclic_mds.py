@@ -9,8 +9,9 @@ stragglers instead (load s+2, one straggler more tolerated): `code.s` reports s+
 says so.
 
 B is circulant, so the DFT diagonalises it: its left null space is spanned by the real Fourier
-vectors at the frequencies in Z, an explicit orthonormal basis, and a0 = 1 when g(1) = 1. Decoding
-setup is O(n·s) with no SVD.
+vectors at the frequencies in Z, an explicit orthonormal basis, a0 = 1 when g(1) = 1, and any
+right-hand side is solved by FFT (for iterative refinement). Decoding setup is O(n·s + n log n),
+with no SVD.
 """
 
 from __future__ import annotations
@@ -66,7 +67,6 @@ def cyclic_mds(n: int, s: int, rng: np.random.Generator) -> GradientCode:
     g = generator(n, Z)
     rows, cols = cyclic_support(n, s)
     B = sp.csr_array((np.tile(g, n), (rows, cols)), shape=(n, n))
-    N = fourier_null_space(n, Z)
     return GradientCode(
         "cyclic-mds",
         n,
@@ -74,5 +74,18 @@ def cyclic_mds(n: int, s: int, rng: np.random.Generator) -> GradientCode:
         B,
         exact=True,
         notes=notes,
-        make_decoder=lambda c: NullSpaceDecoder(a0=np.ones(n), N=N, need=n - s),
+        make_decoder=lambda c: NullSpaceDecoder(
+            particular=circulant_solver(g, n, Z), N=fourier_null_space(n, Z), k=n, need=n - s
+        ),
     )
+
+
+def circulant_solver(g: np.ndarray, n: int, Z: np.ndarray):
+    """r -> the minimum-norm x with xᵀB = rᵀ, by FFT: xᵀB is the circular convolution x ⊛ g, so
+    x̂ = r̂ / ĝ off the zero frequencies Z and 0 on them (which makes x ⊥ N)."""
+    g_hat = np.fft.fft(np.concatenate([g, np.zeros(n - g.size)]))
+    inv = np.zeros(n, dtype=complex)
+    keep = np.ones(n, dtype=bool)
+    keep[Z] = False
+    inv[keep] = 1.0 / g_hat[keep]
+    return lambda r: np.fft.ifft(np.fft.fft(r) * inv).real

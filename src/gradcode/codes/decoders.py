@@ -11,7 +11,9 @@ cyclic-MDS codes: any n-s rows of B span 1) every set of n-s survivors decodes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -60,39 +62,60 @@ class GroupDecoder:
 
 @dataclass(frozen=True)
 class NullSpaceDecoder:
-    """Straggler-side solve over an orthonormal left null space N of B (module docstring)."""
+    """Straggler-side solve over an orthonormal left null space N of B (module docstring).
 
-    a0: Vector  # minimum-norm full-survivor solution, orthogonal to N
+    `particular(r)` returns the minimum-norm x with xᵀB = rᵀ over all n workers (x ⊥ N); the
+    same solver also corrects a residual, for iterative refinement."""
+
+    particular: Callable[[Vector], Vector]
     N: NDArray[np.float64]  # (n, m) orthonormal columns, vᵀB = 0
+    k: int  # partitions
     need: int  # survivors that always suffice (n - s)
+
+    @cached_property
+    def a0(self) -> Vector:
+        return self.particular(np.ones(self.k))
 
     @property
     def requirement(self) -> str:
-        return f"any {self.need} of the n={self.a0.size} workers"
+        return f"any {self.need} of the n={self.N.shape[0]} workers"
 
     def ready(self, mask: Mask) -> bool:
         return int(np.count_nonzero(mask)) >= self.need
 
     def solve(self, mask: Mask) -> Vector:
+        return self._zero_stragglers(mask, self.a0.copy())
+
+    def correct(self, mask: Mask, r: Vector) -> Vector:
+        """The minimum-norm x, zero outside the survivors, with xᵀB = rᵀ."""
+        return self._zero_stragglers(mask, self.particular(r))
+
+    def _zero_stragglers(self, mask: Mask, x: Vector) -> Vector:
         S = np.flatnonzero(~mask)
         if S.size == 0:
-            return self.a0.copy()
+            return x
         NS = self.N[S]
         if NS.shape[0] == NS.shape[1]:
-            c = np.linalg.solve(NS, -self.a0[S])
+            c = np.linalg.solve(NS, -x[S])
         else:
-            c = np.linalg.lstsq(NS, -self.a0[S], rcond=None)[0]
-        a = self.a0 + self.N @ c
-        a[S] = 0.0
-        return a
+            c = np.linalg.lstsq(NS, -x[S], rcond=None)[0]
+        x += self.N @ c
+        x[S] = 0.0
+        return x
 
 
 def null_space_decoder(code: GradientCode) -> NullSpaceDecoder:
-    """Build N and a0 for any code from one SVD of B (O(n³) once, then cheap per survivor set)."""
+    """Build N and the particular solver for any code from one SVD of B (O(n³) once)."""
     U, sigma, Vt = np.linalg.svd(code.B, full_matrices=True)
     # Rank: numerical, but at most n - s. An exact code's left null space needs dimension >= s to
     # zero any s stragglers; the cyclic construction for s = n-1 has rank 1 up to rounding noise.
     r = int(np.count_nonzero(sigma > sigma[0] * max(code.B.shape) * np.finfo(float).eps))
     r = min(r, code.n - code.s)
-    a0 = U[:, :r] @ ((Vt[:r] @ np.ones(code.k)) / sigma[:r])
-    return NullSpaceDecoder(a0=a0, N=np.ascontiguousarray(U[:, r:]), need=code.n - code.s)
+    left = U[:, :r] / sigma[:r]
+    right = np.ascontiguousarray(Vt[:r])
+    return NullSpaceDecoder(
+        particular=lambda rhs: left @ (right @ rhs),
+        N=np.ascontiguousarray(U[:, r:]),
+        k=code.k,
+        need=code.n - code.s,
+    )
