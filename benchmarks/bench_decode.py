@@ -6,8 +6,10 @@ the paper's plain per-round least-squares solve, side by side.
 Per (scheme, n, s), over uniformly random sets of exactly s stragglers (seeded):
 
 * new set: `code.solve_uncached(mask)`, what `decode` does on a cache miss. It runs the structured
-  solve and checks its residual; when the residual exceeds `code.tol` it falls back to an SVD
-  least-squares solve (`min_norm_lstsq`), far slower. The fallback rate is measured over a pool of
+  solve and checks its residual; when the residual exceeds `code.tol` it refines the solution with
+  the same structured solver (up to two steps) and, if still above, falls back to a QR
+  least-squares solve (`min_norm_lstsq`), far slower. The "fallback" rate (sets that leave the
+  plain structured path, for refinement or the reference solve) is measured over a pool of
   sets and the two paths are timed separately: "new" = (1 - rate) x fast + rate x fallback, the
   expected cost of one new set. "fast" alone is the typical (median) set.
 * cached: `code.decode(mask)` with a bool-mask numpy input on sets already decoded.
