@@ -57,6 +57,7 @@ def test_saved_folder_round_trips_and_redraws(saved, tmp_path):
         "auc_vs_time.svg",
         "arrivals.png",
         "loss_vs_time.png",
+        "acc_vs_time.png",
     }
     assert all(p.stat().st_size > 1000 for p in paths)
     workers = [r for r in back.workers if r["scheme"] == "cyclic" and r["worker"] == 2]
@@ -66,7 +67,7 @@ def test_saved_folder_round_trips_and_redraws(saved, tmp_path):
 def test_report_is_self_contained(saved):
     _, out = saved
     page = write_report(out).read_text()
-    assert page.count("data:image/png;base64,") == 4
+    assert page.count("data:image/png;base64,") == 5  # round time, AUC, accuracy, loss, arrivals
     assert "<td>cyclic</td>" in page and "speedup vs naive" in page
 
 

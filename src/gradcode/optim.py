@@ -274,8 +274,12 @@ class Adam(_Base):
 
 
 OPTIMIZERS: dict[str, type] = {"gd": GD, "nesterov": Nesterov, "momentum": Momentum, "adam": Adam}
+TORCH_OPTIMIZERS = ("torch-sgd", "torch-adam")  # gradcode.optim_torch, imported when asked for
 
 
 def make_optimizer(name: str, lr: float | Schedule, **kw: float) -> Optimizer:
     """Build an optimizer by registry name, e.g. ``make_optimizer("nesterov", lr=0.1)``."""
-    return _build(OPTIMIZERS, "optimizer", name, {"lr": lr, **kw})  # type: ignore[return-value]
+    registry = OPTIMIZERS
+    if name in TORCH_OPTIMIZERS:
+        from .optim_torch import TORCH_OPTIMIZERS as registry
+    return _build(registry, "optimizer", name, {"lr": lr, **kw})  # type: ignore[return-value]

@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-s", type=int, help="stragglers tolerated by the coded schemes")
     p.add_argument("--dataset", help="data set name (see gradcode.data.DATASETS)")
     p.add_argument("--dataset-params", help="JSON object, e.g. '{\"rows\": 5000}'")
-    p.add_argument("--model", help="logistic or least-squares")
+    p.add_argument("--model", help="logistic, least-squares, torch-mlp or torch-cnn")
     p.add_argument("--l2", type=float)
     p.add_argument("--optimizer")
     p.add_argument("--lr", type=float)

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..codes import SCHEMES, make_code
 from ..data import gaussian_mixture
 from ..delays import parse_delay
-from ..models import MODELS, make_model
+from ..models import LAZY_MODELS, MODELS, make_model
 from ..optim import OPTIMIZERS, make_optimizer
 from ..runtime import TrainingError, parse_fault, train
 from ..runtime.engines import ENGINES
@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, help="an .npz with X (dense) and y; default: synthetic")
     p.add_argument("--rows", type=int, default=12000, help="synthetic Gaussian-mixture rows")
     p.add_argument("--features", type=int, default=200, help="synthetic features")
-    p.add_argument("--model", default="logistic", help=f"one of: {', '.join(MODELS)}")
+    p.add_argument(
+        "--model", default="logistic", help=f"one of: {', '.join([*MODELS, *LAZY_MODELS])}"
+    )
     p.add_argument("--l2", type=float, default=1e-4, help="L2 penalty")
     p.add_argument("--optimizer", default="nesterov", help=f"one of: {', '.join(OPTIMIZERS)}")
     p.add_argument("--lr", type=float, default=0.5, help="learning rate")

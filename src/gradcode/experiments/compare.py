@@ -28,6 +28,7 @@ class SchemeRun:
     train_loss: np.ndarray  # (R+1,) training objective at theta_0 .. theta_R
     test_loss: np.ndarray  # (R+1,) mean test loss
     test_auc: np.ndarray  # (R+1,)
+    test_acc: np.ndarray  # (R+1,) fraction of test rows with (score > 0) == y
     dead: dict[int, str]
 
 
@@ -84,6 +85,9 @@ def compare(
                 test_loss=np.array([model.loss(t, ds.X_test, ds.y_test) / m_test for t in thetas]),
                 test_auc=np.array(
                     [auc(ds.y_test, model.predict_score(t, ds.X_test)) for t in thetas]
+                ),
+                test_acc=np.array(
+                    [np.mean((model.predict_score(t, ds.X_test) > 0) == ds.y_test) for t in thetas]
                 ),
                 dead=result.dead,
             )

@@ -130,6 +130,11 @@ def draw(c: Comparison, out: str | Path) -> list[Path]:
     metric_vs_time(c, ax, "test_auc", "test AUC")
     ax.set_title("Generalization: test AUC against wall-clock time")
     save(fig, "auc_vs_time")
+    if c.rounds and "test_acc" in c.rounds[0]:  # folders saved before the column existed lack it
+        fig, ax = plt.subplots(figsize=(6.4, 4))
+        metric_vs_time(c, ax, "test_acc", "test accuracy")
+        ax.set_title("Generalization: test accuracy against wall-clock time")
+        save(fig, "acc_vs_time")
     fig, ax = plt.subplots(figsize=(6.4, 4))
     metric_vs_time(c, ax, "test_loss", "test loss")
     ax.set_title("Test loss against wall-clock time")

@@ -21,6 +21,7 @@ HEADERS = {
     "final_train_loss": "train loss",
     "final_test_loss": "test loss",
     "final_test_auc": "test AUC",
+    "final_test_acc": "test accuracy",
     "target_auc": "target AUC",
     "time_to_target_s": "time to target (s)",
     "dead_workers": "dead workers",
@@ -31,6 +32,7 @@ FIGURES = [
         "auc_vs_time",
         "Test AUC against wall-clock time. Exact codes follow naive's trajectory, faster.",
     ),
+    ("acc_vs_time", "Test accuracy (score > 0 predicts 1) against wall-clock time."),
     ("loss_vs_time", "Test loss against wall-clock time."),
     (
         "arrivals",
@@ -54,7 +56,7 @@ def fmt(v) -> str:
 def summary_table(c: Comparison) -> str:
     head = "".join(f"<th>{HEADERS[k]}</th>" for k in SUMMARY_COLUMNS)
     body = "".join(
-        "<tr>" + "".join(f"<td>{fmt(row[k])}</td>" for k in SUMMARY_COLUMNS) + "</tr>"
+        "<tr>" + "".join(f"<td>{fmt(row.get(k, math.nan))}</td>" for k in SUMMARY_COLUMNS) + "</tr>"
         for row in c.summary
     )
     return f"<table><tr>{head}</tr>{body}</table>"
@@ -67,6 +69,8 @@ def write_report(out: str | Path) -> Path:
     plots.draw(c, out)
     figures = []
     for name, caption in FIGURES:
+        if not (out / f"{name}.png").is_file():  # acc_vs_time: not for older folders
+            continue
         data = base64.b64encode((out / f"{name}.png").read_bytes()).decode()
         figures.append(
             f'<figure><img alt="{name}" src="data:image/png;base64,{data}">'

@@ -21,6 +21,7 @@ ROUND_COLUMNS = (
     "train_loss",
     "test_loss",
     "test_auc",
+    "test_acc",
 )
 WORKER_COLUMNS = ("scheme", "round", "worker", "arrival_s", "compute_s", "used")
 SUMMARY_COLUMNS = (
@@ -34,6 +35,7 @@ SUMMARY_COLUMNS = (
     "final_train_loss",
     "final_test_loss",
     "final_test_auc",
+    "final_test_acc",
     "target_auc",
     "time_to_target_s",
     "dead_workers",
@@ -106,6 +108,7 @@ def from_runs(config: CompareConfig, runs: list) -> Comparison:
                     "train_loss": float(run.train_loss[t]),
                     "test_loss": float(run.test_loss[t]),
                     "test_auc": float(run.test_auc[t]),
+                    "test_acc": float(run.test_acc[t]),
                 }
             )
         for rec in run.rounds:
@@ -134,6 +137,7 @@ def from_runs(config: CompareConfig, runs: list) -> Comparison:
                 "final_train_loss": float(run.train_loss[-1]),
                 "final_test_loss": float(run.test_loss[-1]),
                 "final_test_auc": float(run.test_auc[-1]),
+                "final_test_acc": float(run.test_acc[-1]),
                 "target_auc": target,
                 "time_to_target_s": time_to_target(run.time_s, run.test_auc, target),
                 "dead_workers": " ".join(map(str, sorted(run.dead))),

@@ -98,8 +98,8 @@ def train(
     result = Result(config, params=[] if record_params else None)
     eng = make_engine(engine, code.n)
     try:
-        eng.start(make_jobs(code, X, y, model, delay, faults), d)
         theta = np.array(model.init(d) if theta0 is None else theta0, dtype=np.float64)
+        eng.start(make_jobs(code, X, y, model, delay, faults), theta.size)
         state = opt.init(theta)
         _run(
             code,

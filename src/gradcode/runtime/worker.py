@@ -36,7 +36,8 @@ class WorkerJob:
             if fault.round <= round:  # a straggler may never be sent the fault's own round
                 fault.strike()
         t0 = time.perf_counter()
-        out[:] = self.model.grad(theta, self.X, self.y, self.w) if self.y.size else 0.0
+        kw = {"round": round} if getattr(self.model, "takes_round", False) else {}  # coded SGD
+        out[:] = self.model.grad(theta, self.X, self.y, self.w, **kw) if self.y.size else 0.0
         compute_s = time.perf_counter() - t0
         extra, factor = self.delay.sample(round, self.n)
         wait = extra[self.worker] + (factor[self.worker] - 1.0) * compute_s
