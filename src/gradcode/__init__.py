@@ -2,6 +2,7 @@
 
 from .codes import SCHEMES, DecodingError, GradientCode, make_code
 from .runtime import Fault, Result, TrainingError, train
+from .simulate import simulate
 
 __all__ = [
     "SCHEMES",
@@ -11,6 +12,7 @@ __all__ = [
     "Result",
     "TrainingError",
     "make_code",
+    "simulate",
     "train",
 ]
 __version__ = "0.1.0"

@@ -7,9 +7,9 @@ import sys
 
 from rich.console import Console
 
-from . import codes, compare, demo, train
+from . import advise, codes, compare, demo, simulate, train
 
-COMMANDS = (codes, train, compare, demo)
+COMMANDS = (codes, train, compare, demo, simulate, advise)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,0 +1,95 @@
+"""`gradcode advise`: sweep schemes and s under a delay model or a trace, recommend the fastest."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+
+from rich.console import Console
+from rich.table import Table
+
+from ..simulate import SCHEMES, Advice, advise, plot_advice
+from .simulate import add_model_options, delay_from, ms, timing
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("advise", help="recommend a scheme and s for a delay model or a trace")
+    p.add_argument("--schemes", default=",".join(SCHEMES), help="comma-separated schemes")
+    p.add_argument("--s", dest="s_values", default="0-8", help="s values: '0-4' or '0,1,3'")
+    p.add_argument("--allow-inexact", action="store_true", help="let 'ignore' be recommended")
+    add_model_options(p)
+    p.set_defaults(run=run)
+
+
+def s_values(text: str, n: int) -> list[int]:
+    """'0-4' or '0,1,3' -> s values below n."""
+    values: list[int] = []
+    try:
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            lo, dash, hi = part.partition("-")
+            values += range(int(lo), int(hi) + 1) if dash else [int(lo)]
+    except ValueError:
+        raise ValueError(f"--s must look like '0-4' or '0,1,3', got {text!r}") from None
+    return sorted({s for s in values if 0 <= s < n})
+
+
+def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    delays, n, rounds = delay_from(args, 2000)
+    advice = advise(
+        n,
+        delays,
+        schemes=[s.strip() for s in args.schemes.split(",") if s.strip()],
+        s_values=s_values(args.s_values, n),
+        rounds=rounds,
+        seed=args.seed,
+        exact_only=not args.allow_inexact,
+        **timing(args),
+    )
+    if args.json:
+        report = {
+            "n": advice.n,
+            "delays": advice.delays,
+            "rounds": rounds,
+            "best_mean": asdict(advice.best_mean),
+            "best_p95": asdict(advice.best_p95),
+            "points": [asdict(p) for p in advice.points],
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        show(advice, rounds)
+    if args.plot is not None:
+        for path in plot_advice(advice, args.plot):
+            Console(stderr=True).print(f"wrote {path}", highlight=False)
+    return 0
+
+
+def show(advice: Advice, rounds: int) -> None:
+    out = Console(highlight=False, width=max(100, Console().width))
+    table = Table(
+        "scheme",
+        "s",
+        "load",
+        "exact",
+        "mean ms",
+        "median ms",
+        "p95 ms",
+        "closed-form mean ms",
+        title=f"n={advice.n}, {rounds} simulated rounds per configuration, delays {advice.delays}",
+        title_justify="left",
+    )
+    for p in sorted(advice.points, key=lambda p: p.mean):
+        table.add_row(
+            p.scheme,
+            str(p.s),
+            str(p.load),
+            "yes" if p.exact else "no",
+            ms(p.mean),
+            ms(p.median),
+            ms(p.p95),
+            ms(p.expected),
+        )
+    out.print(table)
+    m, q = advice.best_mean, advice.best_p95
+    out.print(f"[bold]recommended:[/] {m.scheme} s={m.s} (least mean round time {ms(m.mean)} ms)")
+    out.print(f"[bold]least p95:[/]   {q.scheme} s={q.s} (p95 {ms(q.p95)} ms)")

@@ -1,0 +1,147 @@
+"""`gradcode simulate`: simulated round-time distributions of schemes under a delay model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from ..codes import SCHEMES, make_code
+from ..delays import DelayModel, TraceDelay, parse_delay
+from ..simulate import expected_round_time, plot_round_times, simulate
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by `simulate` and `advise`: the delays and the timing model."""
+    p.add_argument("-n", type=int, help="workers (default: the trace's workers)")
+    p.add_argument("--delay", default="none", help="delay model spec, e.g. 'pareto:alpha=1.5'")
+    p.add_argument("--trace", type=Path, help="replay a CSV of per-(round, worker) times")
+    p.add_argument(
+        "--trace-minus",
+        default="",
+        help="replay time minus this column (e.g. compute_s): delays only, compute re-simulated",
+    )
+    p.add_argument(
+        "--trace-missing",
+        type=float,
+        default=math.inf,
+        help="seconds for a reply the trace lacks (default inf: never arrives that round)",
+    )
+    p.add_argument(
+        "--rounds", type=int, help="rounds (default: the trace's; else 10000, advise 2000)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the codes and delays")
+    p.add_argument("--t-partition", type=float, default=0.01, help="compute s per partition")
+    p.add_argument("--comm", type=float, default=0.0, help="seconds added to every reply")
+    p.add_argument("--overhead", type=float, default=0.0, help="master s per round (decode)")
+    p.add_argument(
+        "--carryover",
+        action="store_true",
+        help="chain rounds as the runtime does: a busy worker starts the next round late",
+    )
+    p.add_argument("--gap", type=float, default=0.0, help="s between rounds (with --carryover)")
+    p.add_argument("--plot", type=Path, help="write a figure to PATH.png and PATH.svg")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("simulate", help="simulate round-time distributions of schemes")
+    p.add_argument(
+        "--scheme",
+        default="naive,frc,cyclic",
+        help=f"comma-separated, of: {', '.join(SCHEMES)} (naive always runs with s=0)",
+    )
+    p.add_argument("-s", type=int, default=1, help="stragglers tolerated")
+    add_model_options(p)
+    p.set_defaults(run=run)
+
+
+def delay_from(args: argparse.Namespace, rounds: int) -> tuple[DelayModel, int, int]:
+    """(model, n, rounds) from --delay / --trace, -n and --rounds (default: `rounds`)."""
+    if args.trace is not None:
+        delays = TraceDelay(
+            path=str(args.trace), minus=args.trace_minus, missing=args.trace_missing
+        )
+        n = delays.n if args.n is None else args.n
+        rounds = delays.rounds if args.rounds is None else args.rounds
+    else:
+        delays = parse_delay(args.delay, seed=args.seed)
+        if args.n is None:
+            raise ValueError("pass -n (the number of workers), or --trace to replay one")
+        n, rounds = args.n, rounds if args.rounds is None else args.rounds
+    return delays, n, rounds
+
+
+def timing(args: argparse.Namespace) -> dict:
+    """`simulate` keyword arguments of the timing model."""
+    return {
+        "t_partition": args.t_partition,
+        "comm": args.comm,
+        "overhead": args.overhead,
+        "carryover": args.carryover,
+        "gap": args.gap,
+    }
+
+
+def ms(x: float | None) -> str:
+    return "-" if x is None else ("inf" if math.isinf(x) else f"{x * 1e3:.2f}")
+
+
+def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    delays, n, rounds = delay_from(args, 10_000)
+    names = [s.strip() for s in args.scheme.split(",") if s.strip()]
+    codes = [make_code(name, n, 0 if name == "naive" else args.s, seed=args.seed) for name in names]
+    sims, closed = [], []
+    for code in codes:
+        sims.append(simulate(code, delays, rounds, **timing(args)))
+        closed.append(
+            None
+            if args.carryover
+            else expected_round_time(
+                code,
+                delays,
+                t_partition=args.t_partition,
+                comm=args.comm,
+                overhead=args.overhead,
+            )
+        )
+    if args.json:
+        rows = [{**sim.summary(), "expected_s": e} for sim, e in zip(sims, closed, strict=True)]
+        print(json.dumps({"delays": repr(delays), "simulations": rows}, indent=2))
+    else:
+        show(sims, closed, repr(delays), rounds)
+    if args.plot is not None:
+        for path in plot_round_times(sims, args.plot):
+            Console(stderr=True).print(f"wrote {path}", highlight=False)
+    return 0
+
+
+def show(sims, closed, delays: str, rounds: int) -> None:
+    table = Table(
+        "scheme",
+        "s",
+        "load",
+        "mean ms",
+        "median ms",
+        "p95 ms",
+        "max ms",
+        "closed-form mean ms",
+        title=f"{rounds} simulated rounds, n={sims[0].n}, delays {delays}",
+        title_justify="left",
+    )
+    for sim, e in zip(sims, closed, strict=True):
+        table.add_row(
+            sim.scheme,
+            str(sim.s),
+            str(sim.load),
+            ms(sim.mean),
+            ms(sim.median),
+            ms(sim.p95),
+            ms(float(sim.round_s.max())),
+            ms(e),
+        )
+    Console(highlight=False, width=max(100, Console().width)).print(table)
