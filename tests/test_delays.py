@@ -318,3 +318,12 @@ def test_empirical_resamples_values_from_its_own_stream():
     assert parse_delay("empirical:values=0.5", seed=3) == EmpiricalDelay(values=(0.5,), seed=3)
     with pytest.raises(ValueError, match="values must be finite numbers >= 0"):
         EmpiricalDelay(values=(), seed=0)
+
+
+def test_slowdown_base_is_slowed_with_the_same_factor():
+    from gradcode.delays import SlowdownDelay
+
+    extra, factor = SlowdownDelay(fraction=0.3, base=0.02, seed=4).sample(7, 50)
+    assert np.allclose(extra, 0.02 * factor)
+    assert np.any(factor > 1) and np.any(factor == 1)
+    assert np.array_equal(factor, SlowdownDelay(fraction=0.3, seed=4).sample(7, 50)[1])

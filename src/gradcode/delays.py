@@ -272,18 +272,23 @@ class SlowdownDelay(_Model, _Seeded):
     """Each worker, with probability ``fraction``, runs slower by a factor ~ U[low, high].
 
     Bimodal: most workers on time, a few 3-8x slower (the default range mimics stragglers seen on
-    EC2). Registered as "slowdown" and "bimodal".
+    EC2). Registered as "slowdown" and "bimodal". ``base`` adds that many seconds to every
+    worker's round, slowed by the same factor (``extra = base * factor``): it stands for the part
+    of a round a dedicated machine spends outside this process's CPU (network, its own cores),
+    so slowdowns stay realistic when many workers share a few cores.
     """
 
     fraction: float
     factor_low: float = 3.0
     factor_high: float = 8.0
+    base: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_real("fraction", self.fraction, 0.0, 1.0)
         _check_real("factor_low", self.factor_low, 1.0)
         _check_real("factor_high", self.factor_high, self.factor_low)
+        _check_real("base", self.base, 0.0)
 
     def _draw(self, rounds: np.ndarray, n: int) -> Sample:
         factor = np.ones((rounds.size, n))
@@ -293,7 +298,7 @@ class SlowdownDelay(_Model, _Seeded):
             slow += self.factor_low
             hit = self._streams(rounds, n, 0) < self.fraction if self.fraction < 1 else True
             np.copyto(factor, slow, where=hit)
-        return np.zeros_like(factor), factor
+        return self.base * factor, factor
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,7 +30,7 @@ class CompareConfig:
     lr: float = 1.0
     rounds: int = 60
     engine: str = "local"
-    delay: str = "slowdown:fraction=0.2;factor_low=3;factor_high=8"
+    delay: str = "slowdown:fraction=0.2;factor_low=3;factor_high=8;base=0.02"
     seed: int = 0
     round_timeout: float = 60.0
     target_auc: float | None = None  # default: 99% of naive's final test AUC
