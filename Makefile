@@ -24,6 +24,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_decode.py
 	$(PY) benchmarks/bench_accuracy.py
+	$(PY) benchmarks/bench_runtime.py
+	$(PY) benchmarks/bench_simulate.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
