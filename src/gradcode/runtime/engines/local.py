@@ -21,12 +21,13 @@ from multiprocessing.shared_memory import SharedMemory
 import numpy as np
 
 from ..messages import Event, Reply, WorkerDied
-from ..worker import WorkerJob
+from ..worker import WorkerJob, limit_blas_threads
 
 
 def _serve(job: WorkerJob, conn: Connection, params: np.ndarray, results: np.ndarray) -> None:
     """Worker loop: `while (task := recv()) is not None: send(run(task))`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the master's to handle
+    limit_blas_threads(job.n)
     i = job.worker
     try:
         while (task := conn.recv()) is not None:

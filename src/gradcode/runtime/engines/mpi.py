@@ -47,7 +47,7 @@ import numpy as np  # noqa: E402
 from mpi4py import MPI  # noqa: E402
 
 from ..messages import Event, Reply, WorkerDied  # noqa: E402
-from ..worker import WorkerJob  # noqa: E402
+from ..worker import WorkerJob, limit_blas_threads  # noqa: E402
 
 MASTER = 0
 # Message kinds: fixed tags, never computed from rounds or workers.
@@ -543,6 +543,7 @@ def _child_main(
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         _die_with_parent()
+        limit_blas_threads(job.n)
         pmi_fd = os.environ.get("PMI_FD", "")  # the process manager watches the rank, not us
         for fd in (*rank_fds, *([int(pmi_fd)] if pmi_fd.isdigit() else [])):
             with contextlib.suppress(OSError):
