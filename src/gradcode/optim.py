@@ -241,6 +241,14 @@ class Momentum(_Base):
         return theta - learning_rate(self.lr, state.step) * v, OptState(state.step + 1, (v,))
 
 
+def check_adam(beta1: float, beta2: float, eps: float) -> None:
+    """Adam's hyperparameters: 0 <= beta1, beta2 < 1 and eps > 0 (shared with the torch Adam)."""
+    for key, value in (("beta1", beta1), ("beta2", beta2)):
+        if not 0 <= value < 1:
+            raise ValueError(f"{key} must satisfy 0 <= {key} < 1, got {key}={value!r}")
+    _positive("eps", eps)
+
+
 @dataclass(frozen=True)
 class Adam(_Base):
     """Adam (Kingma & Ba 2015) with bias correction; bufs = (m_t, v_t)."""
@@ -252,11 +260,7 @@ class Adam(_Base):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for key in ("beta1", "beta2"):
-            value = getattr(self, key)
-            if not 0 <= value < 1:
-                raise ValueError(f"{key} must satisfy 0 <= {key} < 1, got {key}={value!r}")
-        _positive("eps", self.eps)
+        check_adam(self.beta1, self.beta2, self.eps)
 
     def init(self, theta0: np.ndarray) -> OptState:
         zeros = np.zeros(np.shape(theta0), dtype=np.float64)

@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .optim import OptState, Schedule, _positive, learning_rate
+from .optim import OptState, Schedule, _positive, check_adam, learning_rate
 
 try:
     import torch
@@ -121,11 +121,7 @@ class TorchAdam(_TorchOptimizer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for key in ("beta1", "beta2"):
-            value = getattr(self, key)
-            if not 0 <= value < 1:
-                raise ValueError(f"{key} must satisfy 0 <= {key} < 1, got {key}={value!r}")
-        _positive("eps", self.eps)
+        check_adam(self.beta1, self.beta2, self.eps)
 
     def _make(self, p: torch.Tensor, lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(
