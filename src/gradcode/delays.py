@@ -52,6 +52,8 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .spec import parse_spec
+
 Sample = tuple[np.ndarray, np.ndarray]
 
 
@@ -552,21 +554,8 @@ def parse_delay(spec: str, *, seed: int | None = None) -> DelayModel:
 
     ``seed`` is used for seeded models whose spec gives none.
     """
-    name, _, rest = spec.strip().partition(":")
-    name = name.strip()
-    text = _text_fields(DELAYS.get(name))
-    kw: dict[str, float | int | str | tuple[float | int, ...]] = {}
-    for item in filter(None, (part.strip() for part in rest.split(";"))):
-        key, eq, value = (s.strip() for s in item.partition("="))
-        if not (key and eq and value):
-            raise ValueError(f"bad item {item!r} in delay spec {spec!r}; expected KEY=VALUE")
-        if key in kw:
-            raise ValueError(f"parameter {key!r} given twice in delay spec {spec!r}")
-        if key in text:
-            kw[key] = value
-            continue
-        numbers = tuple(_number(v.strip(), spec) for v in value.split(","))
-        kw[key] = numbers if "," in value else numbers[0]
+    name = spec.strip().partition(":")[0].strip()
+    name, kw = parse_spec(spec, "delay", _text_fields(DELAYS.get(name)))
     if seed is not None and name in DELAYS and issubclass(DELAYS[name], _Seeded):
         kw.setdefault("seed", seed)
     return make_delay(name, **kw)
@@ -577,14 +566,3 @@ def _text_fields(cls: type | None) -> set[str]:
     if cls is None:
         return set()
     return {f.name for f in fields(cls) if f.init and f.type in ("str", str)}
-
-
-def _number(text: str, spec: str) -> float | int:
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"bad value {text!r} in delay spec {spec!r}; expected a number") from None

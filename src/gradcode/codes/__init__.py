@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
+from ..spec import Value, format_spec, parse_spec
 from .base import DEFAULT_TOL, DecodingError, GradientCode, check_ns, min_norm_lstsq
 from .cyclic import cyclic
 from .cyclic_mds import cyclic_mds
 from .frc import frc
 from .uncoded import ignore, naive
 
-Factory = Callable[[int, int, np.random.Generator], GradientCode]
+Factory = Callable[..., GradientCode]  # (n, s, rng, **params) -> GradientCode
 
 SCHEMES: dict[str, Factory] = {
     "naive": naive,
@@ -30,25 +33,40 @@ def make_code(
     *,
     seed: int | np.random.Generator = 0,
     tol: float = DEFAULT_TOL,
+    **params: Value,
 ) -> GradientCode:
     """Build the gradient code `name` for n workers tolerating s stragglers.
 
-    `seed` (an int or a numpy Generator) drives random constructions (`cyclic`); the same seed
-    gives the same B. `tol` bounds the residual max|aᵀB - 1| every exact decode must meet.
+    `name` may carry the scheme's parameters as a spec, ``"partial-cyclic:P=4"``, or they come as
+    keywords (``P=4``). `seed` (an int or a numpy Generator) drives random constructions; the same
+    seed gives the same B. `tol` bounds the residual max|aᵀB - 1| every exact decode must meet.
     """
-    if name not in SCHEMES:
-        raise ValueError(f"unknown scheme {name!r}; valid schemes: {', '.join(SCHEMES)}")
+    scheme, spec_params = parse_spec(name, "code")
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r}; valid schemes: {', '.join(SCHEMES)}")
+    twice = sorted(set(spec_params) & set(params))
+    if twice:
+        raise ValueError(f"parameter(s) {', '.join(twice)} given both in {name!r} and as keywords")
+    params = {**spec_params, **params}
+    factory = SCHEMES[scheme]
+    allowed = [
+        p.name
+        for p in list(inspect.signature(factory).parameters.values())[3:]
+        if p.kind is p.KEYWORD_ONLY
+    ]
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {', '.join(unknown)} for scheme {scheme!r}; valid "
+            f"parameters: {', '.join(allowed) or '(none)'}"
+        )
     n, s = check_ns(n, s)
     if not (isinstance(tol, (int, float)) and tol > 0):
         raise ValueError(f"tol must be a number > 0, got tol={tol!r}")
-    code = SCHEMES[name](n, s, np.random.default_rng(seed))
-    return code if tol == DEFAULT_TOL else _with_tol(code, float(tol))
-
-
-def _with_tol(code: GradientCode, tol: float) -> GradientCode:
-    from dataclasses import replace
-
-    return replace(code, tol=tol)
+    code = factory(n, s, np.random.default_rng(seed), **params)
+    if params:
+        code = replace(code, name=format_spec(scheme, params))
+    return code if tol == DEFAULT_TOL else replace(code, tol=float(tol))
 
 
 __all__ = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -65,7 +66,13 @@ class GradientCode:
     Worker i holds the partitions in the support of row i and sends sum_j B[i, j] g_j. The master
     decodes with a (zero outside the survivors F) such that aᵀB_F = 1ᵀ, so sum_i a_i (B g)_i is the
     full gradient. Decoding is exact when `exact`; every exact decode is checked: the residual
-    max|aᵀB - 1ᵀ| must stay within `tol`, else `DecodingError`.
+    max|aᵀB - 1ᵀ| must stay within `tol`, else `DecodingError`. Approximate codes (`exact=False`)
+    decode to the least-squares best a; `error(a)` says how far aᵀB is from 1ᵀ.
+
+    Multi-message codes (`parts` > 1) give each worker `parts` rows of B: row i*parts + p is the
+    p-th message worker i sends in a round, as soon as it has computed the partitions that row
+    needs (rows with an empty support are never sent). Survivor masks then range over the
+    n*parts messages. `sizes` are the partitions' relative sizes (None: equal).
     """
 
     name: str
@@ -76,13 +83,29 @@ class GradientCode:
     make_decoder: Callable[[GradientCode], Decoder] = field(repr=False)
     tol: float = DEFAULT_TOL
     notes: str = ""
+    parts: int = 1
+    sizes: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
-        if self.B_sparse.shape[0] != self.n:
-            raise ValueError(f"B must have n={self.n} rows, got shape {self.B_sparse.shape}")
+        if not (isinstance(self.parts, int) and self.parts >= 1):
+            raise ValueError(f"parts must be an integer >= 1, got parts={self.parts!r}")
+        if self.B_sparse.shape[0] != self.n * self.parts:
+            raise ValueError(
+                f"B must have n*parts={self.n * self.parts} rows (n={self.n}, parts={self.parts}),"
+                f" got shape {self.B_sparse.shape}"
+            )
+        if self.sizes is not None:
+            sizes = np.asarray(self.sizes, dtype=float)
+            if sizes.shape != (self.k,) or not np.all(np.isfinite(sizes) & (sizes > 0)):
+                raise ValueError(
+                    f"sizes must be k={self.k} positive numbers (relative partition sizes), "
+                    f"got {self.sizes!r}"
+                )
+            object.__setattr__(self, "sizes", tuple(float(x) for x in sizes * self.k / sizes.sum()))
         if not self.tol > 0:
             raise ValueError(f"tol must be > 0, got tol={self.tol!r}")
         object.__setattr__(self, "_cached_solve", lru_cache(maxsize=CACHE_SIZE)(self._solve_key))
+        object.__setattr__(self, "_cached_best", lru_cache(maxsize=CACHE_SIZE)(self._best_key))
 
     @classmethod
     def from_matrix(cls, B: NDArray, s: int, *, name: str = "custom", tol: float = DEFAULT_TOL):
@@ -124,46 +147,70 @@ class GradientCode:
         """Rank of B (computed once, densely)."""
         return int(np.linalg.matrix_rank(self.B))
 
+    @property
+    def messages(self) -> int:
+        """Number of message slots per round, n*parts (= n for single-message codes)."""
+        return self.n * self.parts
+
     def partitions(self, i: int) -> tuple[int, ...]:
-        """Partition ids worker i holds: the support of row i of B."""
+        """Partition ids worker i holds, in the order it computes them: the support of its row of
+        B (of its rows in message order, for multi-message codes)."""
         if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < self.n:
             raise ValueError(f"worker id must be an integer in 0..{self.n - 1}, got {i!r}")
-        lo, hi = self.B_sparse.indptr[i], self.B_sparse.indptr[i + 1]
+        lo, hi = self.B_sparse.indptr[i * self.parts], self.B_sparse.indptr[(i + 1) * self.parts]
+        return tuple(dict.fromkeys(int(j) for j in self.B_sparse.indices[lo:hi]))
+
+    def message_partitions(self, msg: int) -> tuple[int, ...]:
+        """Partition ids in the support of message (row) msg of B."""
+        lo, hi = self.B_sparse.indptr[msg], self.B_sparse.indptr[msg + 1]
         return tuple(int(j) for j in self.B_sparse.indices[lo:hi])
+
+    @cached_property
+    def size_of(self) -> NDArray[np.float64]:
+        """Relative size of each partition (mean 1), read-only."""
+        out = np.ones(self.k) if self.sizes is None else np.array(self.sizes)
+        out.flags.writeable = False
+        return out
 
     @property
     def load(self) -> int:
         """Most partitions held by one worker (the paper's lower bound for exact codes is s+1)."""
-        return int(np.diff(self.B_sparse.indptr).max())
+        return max(len(self.partitions(i)) for i in range(self.n))
+
+    def work(self, i: int) -> float:
+        """Worker i's computation in units of an average partition (its load, for equal sizes)."""
+        return float(self.size_of[list(self.partitions(i))].sum())
 
     # ---- decoding --------------------------------------------------------------------------
     def mask(self, survivors: Iterable[int] | NDArray) -> Mask:
-        """Boolean mask of length n from worker ids (or a mask); ValueError on bad ids."""
+        """Boolean mask over the n*parts messages from their ids (worker ids when parts=1) or
+        from a mask; ValueError on bad ids."""
+        n, what = self.messages, "worker" if self.parts == 1 else "message"
         if isinstance(survivors, (set, frozenset)):
             survivors = sorted(survivors)
         ids = np.asarray(survivors if isinstance(survivors, np.ndarray) else list(survivors))
         if ids.dtype == np.bool_:
-            if ids.shape != (self.n,):
+            if ids.shape != (n,):
                 raise ValueError(
-                    f"a survivor mask must have shape ({self.n},), got shape {ids.shape}"
+                    f"a survivor mask must have shape ({n},), got shape {ids.shape}"
                 )
             return ids
         if ids.size == 0:
-            return np.zeros(self.n, dtype=bool)
+            return np.zeros(n, dtype=bool)
         if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
             raise ValueError(
-                f"survivors must be worker ids (integers in 0..{self.n - 1}) or a boolean mask "
-                f"of length {self.n}, got {survivors!r}"
+                f"survivors must be {what} ids (integers in 0..{n - 1}) or a boolean mask "
+                f"of length {n}, got {survivors!r}"
             )
-        bad = ids[(ids < 0) | (ids >= self.n)]
+        bad = ids[(ids < 0) | (ids >= n)]
         if bad.size:
             raise ValueError(
-                f"survivor id {bad[0]} is out of range: worker ids are 0..{self.n - 1}"
+                f"survivor id {bad[0]} is out of range: {what} ids are 0..{n - 1}"
             )
-        mask = np.zeros(self.n, dtype=bool)
+        mask = np.zeros(n, dtype=bool)
         mask[ids] = True
         if np.count_nonzero(mask) != ids.size:
-            seen = np.bincount(ids, minlength=self.n)
+            seen = np.bincount(ids, minlength=n)
             raise ValueError(
                 f"duplicate survivor id {int(np.argmax(seen > 1))}: ids must be distinct"
             )
@@ -173,17 +220,30 @@ class GradientCode:
         """True as soon as the arrived workers suffice to decode (FRC: one reply per group)."""
         return self.decoder.ready(self.mask(arrived))
 
-    def decode(self, survivors: Iterable[int] | NDArray) -> Vector:
+    def decode(self, survivors: Iterable[int] | NDArray, *, best_effort: bool = False) -> Vector:
         """The minimum-norm a over the survivors with aᵀB = 1ᵀ (read-only, zero elsewhere).
 
         Raises ValueError when the survivors cannot decode, `DecodingError` when an exact
         decode's residual exceeds `tol` even after the reference least-squares fallback.
+        With `best_effort` any survivor set decodes: to the exact a when it can, else to the a
+        minimising ||aᵀB - 1ᵀ||₂ (a deadline passed before enough replies came).
         """
-        return self._cached_solve(self.mask(survivors).tobytes())  # readiness checked on a miss
+        key = self.mask(survivors).tobytes()
+        if best_effort:
+            return self._cached_best(key)
+        return self._cached_solve(key)  # readiness checked on a miss
 
     def residual(self, a: Vector) -> float:
         """max_j |(aᵀB)_j - 1|: zero for an exact decode."""
         return float(np.max(np.abs(self._Bt @ a - 1.0)))
+
+    def error(self, a: Vector) -> float:
+        """Normalised squared decoding error ||aᵀB - 1ᵀ||₂² / k: 0 when exact, 1 when a = 0.
+
+        With partition gradients g_j, the decoded gradient misses the full one by
+        (aᵀB - 1ᵀ)·G, so its error is at most sqrt(k·error(a)) times the largest ||g_j||."""
+        e = self._Bt @ a - 1.0
+        return float(e @ e) / self.k
 
     def solve_uncached(self, mask: Mask) -> Vector:
         """Decode one mask without touching the cache (verification, benchmarks).
@@ -220,6 +280,16 @@ class GradientCode:
         a.flags.writeable = False
         return a
 
+    def _best_key(self, key: bytes) -> Vector:
+        mask = np.frombuffer(key, dtype=bool)
+        if self.decoder.ready(mask):
+            with contextlib.suppress(DecodingError):
+                return self._cached_solve(key)
+        a = min_norm_lstsq(self.B, mask, refine=0) if mask.any() else np.zeros(self.messages)
+        a.flags.writeable = False
+        return a
+
     def cache_clear(self) -> None:
         """Forget every cached decoding vector."""
         self._cached_solve.cache_clear()  # type: ignore[attr-defined]
+        self._cached_best.cache_clear()  # type: ignore[attr-defined]

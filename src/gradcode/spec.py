@@ -1,0 +1,43 @@
+"""Parse ``NAME[:KEY=VALUE[;KEY=VALUE...]]`` specs (delay models, code parameters).
+
+A value is a number, a comma-separated tuple of numbers, or (for keys in `text`) plain text.
+"""
+
+from __future__ import annotations
+
+Value = float | int | str | tuple[float | int, ...]
+
+
+def parse_spec(spec: str, what: str, text: set[str] = frozenset()) -> tuple[str, dict[str, Value]]:
+    """Split a spec into its name and keyword arguments; `what` names the kind in errors."""
+    name, _, rest = spec.strip().partition(":")
+    kw: dict[str, Value] = {}
+    for item in filter(None, (part.strip() for part in rest.split(";"))):
+        key, eq, value = (s.strip() for s in item.partition("="))
+        if not (key and eq and value):
+            raise ValueError(f"bad item {item!r} in {what} spec {spec!r}; expected KEY=VALUE")
+        if key in kw:
+            raise ValueError(f"parameter {key!r} given twice in {what} spec {spec!r}")
+        if key in text:
+            kw[key] = value
+            continue
+        numbers = tuple(_number(v.strip(), what, spec) for v in value.split(","))
+        kw[key] = numbers if "," in value else numbers[0]
+    return name.strip(), kw
+
+
+def format_spec(name: str, kw: dict[str, Value]) -> str:
+    """The inverse of `parse_spec`: ``name:k=v;k=v`` (just ``name`` without parameters)."""
+    items = [f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in kw.items()]
+    return f"{name}:{';'.join(items)}" if items else name
+
+
+def _number(text: str, what: str, spec: str) -> float | int:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"bad value {text!r} in {what} spec {spec!r}; expected a number") from None
