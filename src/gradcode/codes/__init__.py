@@ -10,9 +10,13 @@ import numpy as np
 
 from ..spec import Value, format_spec, parse_spec
 from .base import DEFAULT_TOL, DecodingError, GradientCode, check_ns, min_norm_lstsq
+from .binary import binary
 from .cyclic import cyclic
 from .cyclic_mds import cyclic_mds
 from .frc import frc
+from .hetero import hetero
+from .partial import partial_cyclic, partial_frc
+from .stream import stream
 from .uncoded import ignore, naive
 
 Factory = Callable[..., GradientCode]  # (n, s, rng, **params) -> GradientCode
@@ -23,6 +27,11 @@ SCHEMES: dict[str, Factory] = {
     "frc": frc,
     "cyclic": cyclic,
     "cyclic-mds": cyclic_mds,
+    "binary": binary,
+    "partial-cyclic": partial_cyclic,
+    "partial-frc": partial_frc,
+    "stream": stream,
+    "hetero": hetero,
 }
 
 

@@ -43,12 +43,13 @@ class UniformDecoder:
 class GroupDecoder:
     """Fractional repetition: a_i = 1/|F ∩ group(i)|, ready once every group has one reply."""
 
-    group: NDArray[np.intp]  # group id of each worker
+    group: NDArray[np.intp]  # group id of each worker (of each message: multi-message codes)
     n_groups: int
+    member: str = "worker"
 
     @property
     def requirement(self) -> str:
-        return f"one worker from each of the {self.n_groups} groups"
+        return f"one {self.member} from each of the {self.n_groups} groups"
 
     def _counts(self, mask: Mask) -> Vector:
         return np.bincount(self.group, weights=mask, minlength=self.n_groups)
