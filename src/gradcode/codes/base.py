@@ -191,9 +191,7 @@ class GradientCode:
         ids = np.asarray(survivors if isinstance(survivors, np.ndarray) else list(survivors))
         if ids.dtype == np.bool_:
             if ids.shape != (n,):
-                raise ValueError(
-                    f"a survivor mask must have shape ({n},), got shape {ids.shape}"
-                )
+                raise ValueError(f"a survivor mask must have shape ({n},), got shape {ids.shape}")
             return ids
         if ids.size == 0:
             return np.zeros(n, dtype=bool)
@@ -204,9 +202,7 @@ class GradientCode:
             )
         bad = ids[(ids < 0) | (ids >= n)]
         if bad.size:
-            raise ValueError(
-                f"survivor id {bad[0]} is out of range: {what} ids are 0..{n - 1}"
-            )
+            raise ValueError(f"survivor id {bad[0]} is out of range: {what} ids are 0..{n - 1}")
         mask = np.zeros(n, dtype=bool)
         mask[ids] = True
         if np.count_nonzero(mask) != ids.size:
