@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 from scipy import special, stats
 
 from .codes import GradientCode, make_code
+from .codes.approx import LeastSquaresDecoder
 from .codes.decoders import GroupDecoder, NullSpaceDecoder, UniformDecoder
 from .delays import (
     DelayModel,
@@ -100,6 +101,7 @@ RULES: dict[type, Callable[[object], Rule]] = {
     UniformDecoder: lambda d: KthArrival(d.need),
     NullSpaceDecoder: lambda d: KthArrival(d.need),
     GroupDecoder: lambda d: OnePerGroup(d.group, d.n_groups),
+    LeastSquaresDecoder: lambda d: KthArrival(d.need),
 }
 
 

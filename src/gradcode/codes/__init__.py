@@ -9,13 +9,17 @@ from dataclasses import replace
 import numpy as np
 
 from ..spec import Value, format_spec, parse_spec
+from .approx_frc import approx_frc
 from .base import DEFAULT_TOL, DecodingError, GradientCode, check_ns, min_norm_lstsq
+from .bibd import bibd
 from .binary import binary
 from .cyclic import cyclic
 from .cyclic_mds import cyclic_mds
+from .expander import expander
 from .frc import frc
 from .hetero import hetero
 from .partial import partial_cyclic, partial_frc
+from .sgc import sgc
 from .stream import stream
 from .uncoded import ignore, naive
 
@@ -32,6 +36,10 @@ SCHEMES: dict[str, Factory] = {
     "partial-frc": partial_frc,
     "stream": stream,
     "hetero": hetero,
+    "expander": expander,
+    "approx-frc": approx_frc,
+    "bibd": bibd,
+    "sgc": sgc,
 }
 
 
