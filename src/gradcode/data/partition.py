@@ -7,17 +7,25 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def split_rows(m: int, k: int) -> list[np.ndarray]:
-    """k contiguous index ranges covering rows 0..m-1; sizes differ by at most one.
+def split_rows(m: int, k: int, sizes: Sequence[float] | None = None) -> list[np.ndarray]:
+    """k contiguous index ranges covering rows 0..m-1.
 
-    The first ``m % k`` partitions get one extra row. Requires 1 <= k <= m.
+    Without `sizes` the sizes differ by at most one (the first ``m % k`` partitions get one
+    extra row); with them, partition j gets about m * sizes[j] / sum(sizes) rows (cumulative
+    rounding, so the counts add up to m). Requires 1 <= k <= m.
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got k={k}")
     if m < k:
         raise ValueError(f"cannot split m={m} rows into k={k} partitions: need m >= k")
-    q, r = divmod(m, k)
-    starts = [j * q + min(j, r) for j in range(k + 1)]
+    if sizes is None:
+        q, r = divmod(m, k)
+        starts = [j * q + min(j, r) for j in range(k + 1)]
+    else:
+        share = np.asarray(sizes, dtype=float)
+        if share.shape != (k,) or not np.all(share > 0):
+            raise ValueError(f"sizes must be k={k} positive numbers, got {sizes!r}")
+        starts = np.rint(np.r_[0.0, np.cumsum(share)] * (m / share.sum())).astype(int).tolist()
     return [np.arange(starts[j], starts[j + 1], dtype=np.int64) for j in range(k)]
 
 

@@ -16,9 +16,9 @@ from ..models import Model, make_model
 from ..optim import Optimizer, make_optimizer
 from .engines import make_engine
 from .faults import Fault
-from .messages import WorkerDied
+from .messages import Idle, Reply, WorkerDied
 from .result import Result, RoundRecord
-from .worker import WorkerJob
+from .worker import Segment, WorkerJob
 
 
 class TrainingError(RuntimeError):
@@ -33,14 +33,19 @@ class TrainingError(RuntimeError):
 def make_jobs(
     code: GradientCode, X, y: np.ndarray, model: Model, delay: DelayModel, faults: Sequence[Fault]
 ) -> list[WorkerJob]:
-    """Split the m rows into k partitions (sizes differ by at most one) and give worker i the
-    partitions in the support of row i of B, each row weighted by B[i, j]."""
-    parts = split_rows(X.shape[0], code.k)
+    """Split the m rows into k partitions (in the code's relative `sizes`, else sizes differing
+    by at most one) and give worker i, per message slot, the rows of that row of B's partitions,
+    each row weighted by B[msg, j]."""
+    parts = split_rows(X.shape[0], code.k, code.sizes)
     jobs = []
     for i in range(code.n):
-        rows, w = worker_rows(code.partitions(i), code.B[i], parts)
+        segments = []
+        for msg in range(i * code.parts, (i + 1) * code.parts):
+            held = code.message_partitions(msg)
+            rows, w = worker_rows(held, code.B[msg], parts)
+            segments.append(Segment(X[rows], y[rows], w) if held else None)
         mine = tuple(f for f in faults if f.worker == i)
-        jobs.append(WorkerJob(i, code.n, X[rows], y[rows], w, model, delay, mine))
+        jobs.append(WorkerJob(i, code.n, tuple(segments), model, delay, mine))
     return jobs
 
 
@@ -60,6 +65,8 @@ def train(
     delay: DelayModel | None = None,
     faults: Sequence[Fault] = (),
     round_timeout: float = 60.0,
+    deadline: float | None = None,
+    message_dtype: str = "float64",
     eval_every: int = 1,
     record_params: bool = False,
     theta0: np.ndarray | None = None,
@@ -68,15 +75,24 @@ def train(
 ) -> Result:
     """Coded distributed gradient descent on F(θ) = (1/m) Σ_r l_r(θ) + penalty(θ).
 
-    `code` is a GradientCode or a scheme name (then `n`, `s`, `seed` build it). Every round the
-    master sends θ to every idle worker, gathers replies until `code.can_decode`, decodes
-    Σ a_i g_i, steps the optimizer and records timings. A dead worker is a permanent straggler;
-    when the live workers can no longer decode, `TrainingError` is raised with the partial result
-    (also written to `out`, as is every result).
+    `code` is a GradientCode or a scheme name or spec (then `n`, `s`, `seed` build it). Every
+    round the master sends θ to every idle worker, gathers messages until `code.can_decode`,
+    decodes Σ a_i g_i, steps the optimizer and records timings. With a `deadline` (seconds after
+    the broadcast) it stops waiting then and steps with the best approximation the arrived
+    messages give (recording its error). Messages travel as `message_dtype` ("float64" or
+    "float32"); the master sums in float64. A dead worker is a permanent straggler; when the
+    live workers can no longer decode, `TrainingError` is raised with the partial result (also
+    written to `out`, as is every result).
     """
     code, model, opt, X, y = _check(
         code, X, y, n, s, seed, model, optimizer, lr, rounds, round_timeout, faults
     )
+    if deadline is not None and not (isinstance(deadline, (int, float)) and deadline > 0):
+        raise ValueError(f"deadline must be a number of seconds > 0 or None, got {deadline!r}")
+    if message_dtype not in MESSAGE_DTYPES:
+        raise ValueError(
+            f"message_dtype must be one of {', '.join(MESSAGE_DTYPES)}, got {message_dtype!r}"
+        )
     delay = delay or NoDelay()
     m, d = X.shape
     config = {
@@ -84,6 +100,7 @@ def train(
         "n": code.n,
         "s": code.s,
         "k": code.k,
+        "parts": code.parts,
         "seed": seed,
         "model": repr(model),
         "optimizer": repr(opt),
@@ -94,28 +111,17 @@ def train(
         "m": m,
         "d": d,
         "round_timeout": round_timeout,
+        "deadline": deadline,
+        "message_dtype": message_dtype,
     }
     result = Result(config, params=[] if record_params else None)
     eng = make_engine(engine, code.n)
     try:
         theta = np.array(model.init(d) if theta0 is None else theta0, dtype=np.float64)
-        eng.start(make_jobs(code, X, y, model, delay, faults), theta.size)
-        state = opt.init(theta)
-        _run(
-            code,
-            eng,
-            X,
-            y,
-            model,
-            opt,
-            theta,
-            state,
-            rounds,
-            round_timeout,
-            eval_every,
-            result,
-            on_round,
-        )
+        jobs = make_jobs(code, X, y, model, delay, faults)
+        eng.start(jobs, theta.size, parts=code.parts, dtype=np.dtype(message_dtype))
+        loop = _Loop(code, eng, model, opt, round_timeout, deadline, result)
+        loop.run(X, y, theta, rounds, eval_every, on_round)
         result.status = "ok"
     except TrainingError as e:
         result.status, result.error = "failed", str(e)
@@ -130,73 +136,109 @@ def train(
     return result
 
 
-def _run(
-    code, eng, X, y, model, opt, theta, state, rounds, round_timeout, eval_every, result, on_round
-):
-    n, m = code.n, X.shape[0]
-    live = np.ones(n, dtype=bool)
-    busy = np.zeros(n, dtype=bool)
-    for t in range(rounds):
-        t0 = time.perf_counter()
+MESSAGE_DTYPES = ("float64", "float32")
+
+
+class _Loop:
+    """The master's rounds: broadcast to idle workers, gather messages, decode, step, record."""
+
+    def __init__(self, code, eng, model, opt, round_timeout, deadline, result) -> None:
+        self.code, self.eng, self.model, self.opt = code, eng, model, opt
+        self.round_timeout, self.deadline, self.result = round_timeout, deadline, result
+        self.live = np.ones(code.n, dtype=bool)
+        self.busy = np.zeros(code.n, dtype=bool)
+
+    def run(self, X, y, theta, rounds, eval_every, on_round) -> None:
+        model, result, m = self.model, self.result, X.shape[0]
+        state = self.opt.init(theta)
+        for t in range(rounds):
+            t0 = time.perf_counter()
+            a, vectors, arrival, compute, count = self.gather(t, t0, theta)
+            self.eng.round_done(t)
+            used = np.flatnonzero(a)
+            g = np.zeros_like(theta)
+            for i in used:
+                g += a[i] * vectors[int(i)]
+            g = g / m + model.penalty_grad(theta)
+            theta_t = theta
+            theta, state = self.opt.step(theta, g, state)
+            wall = time.perf_counter() - t0
+            loss = math.nan
+            if eval_every and t % eval_every == 0:
+                loss = model.loss(theta_t, X, y) / m + model.penalty(theta_t)
+            error = self.code.error(a)
+            record = RoundRecord(
+                t,
+                wall,
+                arrival,
+                compute,
+                tuple(used.tolist()),
+                self.code.residual(a),
+                loss,
+                error,
+                count,
+            )
+            result.rounds.append(record)
+            result.theta = theta
+            if result.params is not None:
+                result.params.append(theta.copy())
+            if on_round is not None:
+                on_round(record)
+        for ev in self.eng.wait(0):  # deaths already reported but never waited for
+            if isinstance(ev, WorkerDied):
+                result.dead[ev.worker] = ev.reason
+
+    def gather(self, t: int, t0: float, theta: np.ndarray):
+        """Messages of round t until the code decodes (or the deadline passes): the decoding
+        vector a, the messages by id, per-worker arrival and compute times, messages received."""
+        code, eng, live, busy, result = self.code, self.eng, self.live, self.busy, self.result
         for i in np.flatnonzero(live & ~busy):
             eng.send(int(i), t, theta)
         busy[live] = True
-        arrived = np.zeros(n, dtype=bool)
-        arrival = np.full(n, np.nan)
-        compute = np.full(n, np.nan)
+        arrived = np.zeros(code.messages, dtype=bool)
+        arrival = np.full(code.n, np.nan)
+        compute = np.full(code.n, np.nan)
         vectors: dict[int, np.ndarray] = {}
-        deadline = t0 + round_timeout
+        timeout = t0 + self.round_timeout
+        soft = math.inf if self.deadline is None else t0 + self.deadline
         while not code.can_decode(arrived):
-            if not code.can_decode(live):
+            now = time.perf_counter()
+            if now >= soft and arrived.any():
+                return (
+                    code.decode(arrived, best_effort=True),
+                    vectors,
+                    arrival,
+                    compute,
+                    len(vectors),
+                )
+            if not code.can_decode(arrived | np.repeat(live, code.parts)):
                 _fail(code, t, result, f"workers {sorted(result.dead)} are dead")
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                hung = np.flatnonzero(live & ~arrived)
-                for i in hung:
+            if now >= timeout:
+                for i in np.flatnonzero(live & busy):
                     eng.kill(int(i))
                     live[i] = busy[i] = False
                     result.dead[int(i)] = (
-                        f"no reply within the round timeout of {round_timeout} s (hung)"
+                        f"no reply within the round timeout of {self.round_timeout} s (hung)"
                     )
                 continue
-            for ev in eng.wait(remaining):
+            for ev in eng.wait(min(timeout, soft) - now if now < soft else timeout - now):
                 if isinstance(ev, WorkerDied):
                     live[ev.worker] = busy[ev.worker] = False
                     result.dead[ev.worker] = ev.reason
                     continue
-                busy[ev.worker] = False
-                if ev.round == t:
-                    arrived[ev.worker] = True
-                    arrival[ev.worker] = time.perf_counter() - t0
-                    compute[ev.worker] = ev.compute_s
-                    vectors[ev.worker] = ev.vector
-                else:  # stale: drop it, hand the worker the newest parameters
-                    eng.send(ev.worker, t, theta)
-                    busy[ev.worker] = True
-        a = code.decode(arrived)
-        survivors = np.flatnonzero(a)
-        g = np.zeros_like(theta)
-        for i in survivors:
-            g += a[i] * vectors[int(i)]
-        g = g / m + model.penalty_grad(theta)
-        theta_t = theta
-        theta, state = opt.step(theta, g, state)
-        wall = time.perf_counter() - t0
-        loss = math.nan
-        if eval_every and t % eval_every == 0:
-            loss = model.loss(theta_t, X, y) / m + model.penalty(theta_t)
-        record = RoundRecord(
-            t, wall, arrival, compute, tuple(survivors.tolist()), code.residual(a), loss
-        )
-        result.rounds.append(record)
-        result.theta = theta
-        if result.params is not None:
-            result.params.append(theta.copy())
-        if on_round is not None:
-            on_round(record)
-    for ev in eng.wait(0):  # deaths already reported but never waited for
-        if isinstance(ev, WorkerDied):
-            result.dead[ev.worker] = ev.reason
+                i = ev.worker
+                if isinstance(ev, Idle) or ev.last:
+                    busy[i] = False
+                if isinstance(ev, Reply) and ev.round == t:
+                    msg = i * code.parts + ev.part
+                    arrived[msg] = True
+                    vectors[msg] = ev.vector
+                    arrival[i] = time.perf_counter() - t0
+                    compute[i] = np.nansum([compute[i], ev.compute_s])
+                elif not busy[i]:  # stale and idle: hand the worker the newest parameters
+                    eng.send(i, t, theta)
+                    busy[i] = True
+        return code.decode(arrived), vectors, arrival, compute, len(vectors)
 
 
 def _fail(code: GradientCode, t: int, result: Result, why: str):

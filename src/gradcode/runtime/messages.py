@@ -16,6 +16,17 @@ class Reply:
     worker: int
     compute_s: float  # pure gradient time, before any injected delay
     vector: np.ndarray
+    part: int = 0  # message slot of the worker (multi-message codes)
+    last: bool = True  # the worker's last message of the round: it is idle now
+
+
+@dataclass(frozen=True)
+class Idle:
+    """Worker `worker` stopped round `round` early, as the master asked (`Engine.round_done`),
+    and is idle now."""
+
+    round: int
+    worker: int
 
 
 @dataclass(frozen=True)
@@ -26,4 +37,4 @@ class WorkerDied:
     reason: str  # exit status, or the worker's traceback
 
 
-Event = Reply | WorkerDied
+Event = Reply | Idle | WorkerDied

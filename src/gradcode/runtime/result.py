@@ -17,11 +17,13 @@ class RoundRecord:
 
     round: int
     wall_s: float
-    arrival_s: np.ndarray  # (n,) seconds after the broadcast; NaN: no reply this round
+    arrival_s: np.ndarray  # (n,) seconds after the broadcast (last message); NaN: none came
     compute_s: np.ndarray  # (n,) pure gradient time of each arrived worker; NaN otherwise
-    survivors: tuple[int, ...]  # the workers the decode used
+    survivors: tuple[int, ...]  # the workers (messages, for multi-message codes) the decode used
     residual: float  # max|aᵀB - 1| of the decode
     loss: float = math.nan  # training objective at the round's parameters (outside the timing)
+    error: float = 0.0  # ||aᵀB - 1||²/k: 0 for an exact decode (see GradientCode.error)
+    messages: int = 0  # messages of this round that arrived before the decode
 
 
 @dataclass
@@ -46,15 +48,38 @@ class Result:
         out.mkdir(parents=True, exist_ok=True)
         with open(out / "rounds.csv", "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["round", "wall_s", "n_survivors", "survivors", "residual", "loss"])
+            w.writerow(
+                [
+                    "round",
+                    "wall_s",
+                    "n_survivors",
+                    "survivors",
+                    "residual",
+                    "loss",
+                    "error",
+                    "messages",
+                ]
+            )
             for r in self.rounds:
                 ids = " ".join(map(str, r.survivors))
-                w.writerow([r.round, r.wall_s, len(r.survivors), ids, r.residual, _num(r.loss)])
+                w.writerow(
+                    [
+                        r.round,
+                        r.wall_s,
+                        len(r.survivors),
+                        ids,
+                        r.residual,
+                        _num(r.loss),
+                        r.error,
+                        r.messages,
+                    ]
+                )
         with open(out / "workers.csv", "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["round", "worker", "arrival_s", "compute_s", "used"])
+            parts = int(self.config.get("parts", 1))
             for r in self.rounds:
-                used = set(r.survivors)
+                used = {j // parts for j in r.survivors}
                 for i, (at, c) in enumerate(zip(r.arrival_s, r.compute_s, strict=True)):
                     w.writerow([r.round, i, _num(at), _num(c), int(i in used)])
         summary = {

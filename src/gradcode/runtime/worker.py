@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,35 +25,51 @@ def limit_blas_threads(n_workers: int) -> None:
     threadpool_limits(max(1, (cpus or 1) // max(1, n_workers)))
 
 
+@dataclass(frozen=True)
+class Segment:
+    """The rows behind one message and their weights B[msg, partition of the row]."""
+
+    X: object  # ndarray or scipy CSR
+    y: np.ndarray
+    w: np.ndarray
+
+
 @dataclass
 class WorkerJob:
-    """What worker `worker` holds: its rows (the union of its partitions) and their weights B[i, j].
-
-    Its coded gradient is the gradient of the B-weighted loss, one pass over its rows.
+    """What worker `worker` holds: one `Segment` per message slot of the code (None: a slot it
+    never sends). A message is the gradient of its segment's B-weighted loss, one pass over its
+    rows; single-message codes have one segment, the union of the worker's partitions.
     """
 
     worker: int
     n: int
-    X: object  # ndarray or scipy CSR, rows of the worker's partitions
-    y: np.ndarray
-    w: np.ndarray  # per-row weight B[worker, partition of the row]
+    segments: tuple[Segment | None, ...]
     model: Model
     delay: DelayModel = field(default_factory=NoDelay)
     faults: tuple[Fault, ...] = ()
 
-    def compute(self, round: int, theta: np.ndarray, out: np.ndarray) -> float:
-        """Write the coded gradient at theta into `out`; really wait out the injected delay.
+    def run(
+        self, round: int, theta: np.ndarray, out: np.ndarray
+    ) -> Iterator[tuple[int, float, bool]]:
+        """Compute the messages in order, message p into out[p]; after each yield
+        (p, compute_s, last). The injected delay is really waited out: the slowdown factor on
+        each message's compute, the extra seconds spread over the messages by their rows.
 
-        Returns the pure compute time in seconds (before the delay)."""
+        The caller may stop iterating early (the master no longer needs this round)."""
         for fault in self.faults:
             if fault.round <= round:  # a straggler may never be sent the fault's own round
                 fault.strike()
-        t0 = time.perf_counter()
-        kw = {"round": round} if getattr(self.model, "takes_round", False) else {}  # coded SGD
-        out[:] = self.model.grad(theta, self.X, self.y, self.w, **kw) if self.y.size else 0.0
-        compute_s = time.perf_counter() - t0
         extra, factor = self.delay.sample(round, self.n)
-        wait = extra[self.worker] + (factor[self.worker] - 1.0) * compute_s
-        if wait > 0:
-            time.sleep(wait)
-        return compute_s
+        extra, factor = extra[self.worker], factor[self.worker]
+        todo = [p for p, seg in enumerate(self.segments) if seg is not None]
+        rows = sum(self.segments[p].y.size for p in todo) or 1
+        kw = {"round": round} if getattr(self.model, "takes_round", False) else {}  # coded SGD
+        for p in todo:
+            seg = self.segments[p]
+            t0 = time.perf_counter()
+            out[p] = self.model.grad(theta, seg.X, seg.y, seg.w, **kw) if seg.y.size else 0.0
+            compute_s = time.perf_counter() - t0
+            wait = extra * seg.y.size / rows + (factor - 1.0) * compute_s
+            if wait > 0:
+                time.sleep(wait)
+            yield p, compute_s, p == todo[-1]

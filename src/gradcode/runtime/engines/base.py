@@ -20,11 +20,18 @@ class Engine(Protocol):
 
     n: int
 
-    def start(self, jobs: Sequence[WorkerJob], d: int) -> None:
-        """Launch the n workers, each with its job; d is the parameter dimension."""
+    def start(
+        self, jobs: Sequence[WorkerJob], d: int, *, parts: int = 1, dtype: np.dtype = np.float64
+    ) -> None:
+        """Launch the n workers, each with its job; d is the parameter dimension, `parts` the
+        message slots per worker and round, `dtype` the messages' element type."""
 
     def send(self, worker: int, round: int, theta: np.ndarray) -> None:
         """Give an idle worker the task (round, theta)."""
+
+    def round_done(self, round: int) -> None:
+        """The master needs nothing more for rounds <= round: a worker still sending messages
+        for one may stop after its current message and report `Idle` (best effort)."""
 
     def wait(self, timeout: float) -> list[Event]:
         """Events that arrived, blocking up to `timeout` seconds for the first one."""

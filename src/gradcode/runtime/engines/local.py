@@ -1,9 +1,11 @@
 """Embedded engine: one process per worker, shared memory for parameters and results.
 
-Each worker has its own parameter slot and result slot in two shared (n x d) float64 segments; the
-master writes a worker's parameter slot only while that worker is idle, so no read is ever torn.
-Notices (task, reply, error) travel over one pipe per worker; the master waits on the pipes and the
-process sentinels together, so a dead worker is seen at once. Workers are forked (POSIX).
+Each worker has its own parameter slot (d float64) and result slots (one per message, d values of
+the message dtype) in two shared segments; the master writes a worker's parameter slot only while
+that worker is idle, so no read is ever torn. Notices (task, reply, idle, error) travel over one
+pipe per worker; the master waits on the pipes and the process sentinels together, so a dead
+worker is seen at once. One shared integer holds the last round the master finished: a worker
+between two messages of an older round stops there. Workers are forked (POSIX).
 """
 
 from __future__ import annotations
@@ -20,19 +22,22 @@ from multiprocessing.shared_memory import SharedMemory
 
 import numpy as np
 
-from ..messages import Event, Reply, WorkerDied
+from ..messages import Event, Idle, Reply, WorkerDied
 from ..worker import WorkerJob, limit_blas_threads
 
 
-def _serve(job: WorkerJob, conn: Connection, params: np.ndarray, results: np.ndarray) -> None:
-    """Worker loop: `while (task := recv()) is not None: send(run(task))`."""
+def _serve(job: WorkerJob, conn: Connection, params, results, done) -> None:
+    """Worker loop: `while (task := recv()) is not None: send each message of run(task)`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the master's to handle
     limit_blas_threads(job.n)
     i = job.worker
     try:
         while (task := conn.recv()) is not None:
-            compute_s = job.compute(task, params[i], results[i])
-            conn.send(("reply", task, compute_s))
+            for part, compute_s, last in job.run(task, params[i], results[i]):
+                conn.send(("reply", task, part, compute_s, last))
+                if not last and done.value >= task:
+                    conn.send(("idle", task))
+                    break
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass  # master went away
     except BaseException:
@@ -50,19 +55,31 @@ class LocalEngine:
         self._shm: list[SharedMemory] = []
         self._alive: set[int] = set()
 
-    def start(self, jobs: Sequence[WorkerJob], d: int) -> None:
+    def start(
+        self, jobs: Sequence[WorkerJob], d: int, *, parts: int = 1, dtype: np.dtype = np.float64
+    ) -> None:
         ctx = mp.get_context("fork")
         tag = f"gradcode_{os.getpid()}_{secrets.token_hex(4)}"
-        size = max(1, self.n * d * 8)
-        self._shm = [SharedMemory(f"{tag}_{part}", create=True, size=size) for part in ("p", "r")]
+        shapes = {
+            "p": ((self.n, d), np.dtype(np.float64)),
+            "r": ((self.n, parts, d), np.dtype(dtype)),
+        }
+        self._shm = [
+            SharedMemory(
+                f"{tag}_{key}", create=True, size=max(1, int(np.prod(shape)) * dt.itemsize)
+            )
+            for key, (shape, dt) in shapes.items()
+        ]
         self._params, self._results = (
-            np.ndarray((self.n, d), dtype=np.float64, buffer=s.buf) for s in self._shm
+            np.ndarray(shape, dtype=dt, buffer=shm.buf)
+            for (shape, dt), shm in zip(shapes.values(), self._shm, strict=True)
         )
+        self._done = ctx.RawValue("q", -1)
         for job in jobs:
             master_end, worker_end = ctx.Pipe()
             proc = ctx.Process(
                 target=_serve,
-                args=(job, worker_end, self._params, self._results),
+                args=(job, worker_end, self._params, self._results, self._done),
                 name=f"gradcode-worker-{job.worker}",
                 daemon=True,
             )
@@ -76,6 +93,9 @@ class LocalEngine:
         self._params[worker] = theta
         with contextlib.suppress(BrokenPipeError, OSError):  # dead: its sentinel reports it
             self._conns[worker].send(round)
+
+    def round_done(self, round: int) -> None:
+        self._done.value = round
 
     def wait(self, timeout: float) -> list[Event]:
         watch = {self._conns[i]: i for i in self._alive}
@@ -102,8 +122,10 @@ class LocalEngine:
             while i in self._alive and conn.poll():
                 kind, *body = conn.recv()
                 if kind == "reply":
-                    round_, compute_s = body
-                    events.append(Reply(round_, i, compute_s, self._results[i]))
+                    round_, part, compute_s, last = body
+                    events.append(Reply(round_, i, compute_s, self._results[i, part], part, last))
+                elif kind == "idle":
+                    events.append(Idle(body[0], i))
                 else:
                     self._alive.discard(i)
                     events.append(WorkerDied(i, f"raised an exception:\n{body[0]}"))

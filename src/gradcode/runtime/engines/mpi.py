@@ -6,7 +6,10 @@ rank 0 exits (it sends SHUTDOWN from an atexit hook). Only rank 0 goes past `tra
 
 Hot path: buffer-based Isend/Irecv on preallocated float64 buffers, never pickles. Messages are
 told apart by a few fixed tags; session and round ids travel inside the messages:
-task = [round, theta...], reply = [session, round, compute_s, gradient...], ready = [session].
+task = [round, theta...], reply = [session, round, compute_s, part, last | message], ready =
+[session], done = [round]. A reply is raw bytes: a float64 header, then the message in the
+session's dtype (float64 or float32); a header with part -1 says the worker stopped the round
+early (DONE). Multi-message codes send up to `parts` replies per task, into consecutive slots.
 Startup (each worker's WorkerJob) is pickled once per session; ERROR carries UTF-8 text.
 
 Fault isolation: a worker rank is a thin relay. It forks one compute process per session that holds
@@ -46,18 +49,18 @@ from collections.abc import Sequence  # noqa: E402
 import numpy as np  # noqa: E402
 from mpi4py import MPI  # noqa: E402
 
-from ..messages import Event, Reply, WorkerDied  # noqa: E402
+from ..messages import Event, Idle, Reply, WorkerDied  # noqa: E402
 from ..worker import WorkerJob, limit_blas_threads  # noqa: E402
 
 MASTER = 0
 # Message kinds: fixed tags, never computed from rounds or workers.
-JOB, READY, TASK, REPLY, ERROR, STOP, KILL, BYE, SHUTDOWN = range(7701, 7710)
+JOB, READY, TASK, REPLY, ERROR, STOP, KILL, BYE, SHUTDOWN, DONE = range(7701, 7711)
 ERROR_MAX = 1 << 13  # bytes of an ERROR message (tracebacks keep their last lines)
 START_TIMEOUT = float(os.environ.get("GRADCODE_MPI_START_TIMEOUT", "120"))
 MAX_NAP = 1e-3  # longest sleep between two polls for a task or a reply (seconds)
 IDLE_NAP = 0.01  # the same between sessions
 CHILD_POLL = 0.05  # how often a busy worker rank looks for STOP/KILL (seconds)
-_HDR = 3  # reply header: session, round, compute_s
+_HDR = 5  # reply header: session, round, compute_s, part, last (float64)
 _EMPTY = np.empty(0, dtype=np.float64)
 _state = {"session": 0, "atexit": False, "unclean": ""}
 
@@ -119,19 +122,33 @@ class MPIEngine:
         self._ack = np.zeros((n, 1))
         self._ebuf = np.zeros(ERROR_MAX, dtype=np.uint8)
         self._closed = False
+        self._parts, self._busy, self._dreq = 1, np.zeros(n, dtype=bool), []
         _register_shutdown()
 
     # -- Engine protocol -------------------------------------------------------------------
 
-    def start(self, jobs: Sequence[WorkerJob], d: int) -> None:
+    def start(
+        self, jobs: Sequence[WorkerJob], d: int, *, parts: int = 1, dtype: np.dtype = np.float64
+    ) -> None:
         _state["session"] += 1
         self.session, n = _state["session"], self.n
+        self._dtype, self._parts = np.dtype(dtype), parts
         self._sbuf = np.zeros((n, d + 1))  # task: [round, theta]
-        self._rbuf = np.zeros((n, d + _HDR))  # reply: [session, round, compute_s, gradient]
+        self._rbuf = np.zeros((n, parts, _reply_bytes(d, self._dtype)), np.uint8)  # reply slots
+        self._slot = np.zeros(n, dtype=np.intp)  # the slot the next reply of a worker lands in
+        self._busy = np.zeros(n, dtype=bool)  # sent a task, its last reply not in yet
+        self._dbuf = np.zeros((n, 1))  # DONE: [round]
+        self._dreq = [MPI.Request() for _ in range(n)]
         self._post_error()
         for job in jobs:
             w = job.worker
-            payload = (self.session, d, pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+            payload = (
+                self.session,
+                d,
+                self._dtype.str,
+                parts,
+                pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL),
+            )
             self._post_ack(w, READY)
             self._other.append(self.comm.isend(payload, dest=w + 1, tag=JOB))
             self._started[w] = True
@@ -153,8 +170,19 @@ class MPIEngine:
         buf = self._sbuf[worker]
         buf[0] = round
         buf[1:] = theta
-        self._recv[worker] = self.comm.Irecv(self._rbuf[worker], worker + 1, REPLY)
+        self._slot[worker] = 0
+        self._busy[worker] = True
+        self._post_reply(worker)
         self._send[worker] = self._isend(worker, buf, TASK)
+
+    def round_done(self, round: int) -> None:
+        """Tell busy workers of multi-message codes to stop older rounds after their message."""
+        if self._parts == 1:
+            return  # a single message cannot be cut short
+        for w in np.flatnonzero(self._busy & self._live):
+            self._wait_quietly(self._dreq[w])
+            self._dbuf[w, 0] = round
+            self._dreq[w] = self._isend(int(w), self._dbuf[w], DONE)
 
     def wait(self, timeout: float) -> list[Event]:
         deadline = time.perf_counter() + max(timeout, 0.0)
@@ -193,11 +221,11 @@ class MPIEngine:
             _cancel(req)
             self._recv[i] = MPI.Request()
         if (
-            _finish([*self._send, *self._other], time.perf_counter() + 1.0)
+            _finish([*self._send, *self._other, *self._dreq], time.perf_counter() + 1.0)
             and not _state["unclean"]
         ):
             _state["unclean"] = "messages to worker ranks never completed"
-        self._send, self._other = [], []
+        self._send, self._other, self._dreq = [], [], []
 
     # -- internals -------------------------------------------------------------------------
 
@@ -270,12 +298,25 @@ class MPIEngine:
                     self._died(w, f"MPI reported a failure of rank {w + 1}: {e.Get_error_string()}")
         return done
 
+    def _post_reply(self, i: int) -> None:
+        self._recv[i] = self.comm.Irecv([self._rbuf[i, self._slot[i]], MPI.BYTE], i + 1, REPLY)
+
     def _on_reply(self, i: int) -> None:
-        buf = self._rbuf[i]
-        if buf[0] != self.session:  # from an earlier session: wait for this one's
-            self._recv[i] = self.comm.Irecv(buf, i + 1, REPLY)
+        raw = self._rbuf[i, self._slot[i]]
+        session, round_, compute_s, part, last = _header(raw)
+        if session != self.session:  # from an earlier session: wait for this one's
+            self._post_reply(i)
             return
-        self._events.append(Reply(int(buf[1]), i, float(buf[2]), buf[_HDR:]))
+        if part < 0:
+            self._events.append(Idle(int(round_), i))
+        else:
+            vector = _payload(raw, self._sbuf.shape[1] - 1, self._dtype)
+            self._events.append(Reply(int(round_), i, compute_s, vector, int(part), bool(last)))
+        if part < 0 or last:
+            self._busy[i] = False
+        else:
+            self._slot[i] += 1
+            self._post_reply(i)
 
     def _on_error(self, status: MPI.Status) -> None:
         worker = status.Get_source() - 1
@@ -290,6 +331,19 @@ class MPIEngine:
             self._gone[worker] = True
             self._live[worker] = False
             self._events.append(WorkerDied(worker, reason))
+
+
+def _reply_bytes(d: int, dtype: np.dtype) -> int:
+    """Bytes of one reply slot: the float64 header and d values, rounded up to 8 (alignment)."""
+    return -(-(8 * _HDR + d * dtype.itemsize) // 8) * 8
+
+
+def _header(slot: np.ndarray) -> np.ndarray:
+    return slot[: 8 * _HDR].view(np.float64)
+
+
+def _payload(slot: np.ndarray, d: int, dtype: np.dtype) -> np.ndarray:
+    return slot[8 * _HDR : 8 * _HDR + d * dtype.itemsize].view(dtype)
 
 
 def _nap(nap: float, deadline: float, longest: float = MAX_NAP) -> float:
@@ -398,16 +452,22 @@ def _idle_probe(comm: MPI.Comm, status: MPI.Status) -> None:
 class _Session:
     """One training session on a worker rank: relay tasks to the compute process, replies back."""
 
-    def __init__(self, comm: MPI.Comm, session: int, d: int, job: bytes) -> None:
+    def __init__(
+        self, comm: MPI.Comm, session: int, d: int, dtype: str, parts: int, job: bytes
+    ) -> None:
         self.comm, self.session = comm, session
-        self.shm = mmap.mmap(-1, 8 * (2 * d + _HDR + 1))  # shared with the compute process
-        self.task = np.ndarray((d + 1,), np.float64, self.shm)  # [round, theta]
-        self.reply = np.ndarray((d + _HDR,), np.float64, self.shm, 8 * (d + 1))
-        self.reply[0] = session
+        size = _reply_bytes(d, np.dtype(dtype))
+        self.shm = mmap.mmap(-1, 8 * (d + 2) + parts * size)  # shared with the compute process
+        self.task = np.ndarray((d + 2,), np.float64, self.shm)  # [round, theta, done round]
+        self.reply = np.ndarray((parts, size), np.uint8, self.shm, 8 * (d + 2))  # reply slots
+        for slot in self.reply:
+            _header(slot)[0] = session
+        self.task[-1] = -1  # no round finished yet
+        self.idle = np.array([session, 0, 0, -1, 1], dtype=np.float64)  # header: stopped early
         self.child: _Child | None = None
         self.dead = ""
         try:
-            self.child = _Child(pickle.loads(job), self.task, self.reply)
+            self.child = _Child(pickle.loads(job), self.task, self.reply, np.dtype(dtype))
         except BaseException:  # an unpicklable job, a failed fork: this worker cannot serve
             self.dead = f"could not start its compute process:\n{traceback.format_exc()}"
 
@@ -420,8 +480,8 @@ class _Session:
         status = MPI.Status()
         try:
             while True:
-                _idle_wait(comm.Irecv(self.task, MASTER, MPI.ANY_TAG), status)  # STOP/KILL: empty
-                tag = status.Get_tag()
+                _idle_wait(comm.Irecv(self.task[:-1], MASTER, MPI.ANY_TAG), status)  # STOP: empty
+                tag = status.Get_tag()  # (a DONE that crossed the last reply lands in task[0])
                 if tag == STOP:
                     break
                 if tag == KILL:
@@ -443,18 +503,28 @@ class _Session:
         status = MPI.Status()
         while True:
             outcome = child.poll(CHILD_POLL)
-            if outcome == "done":
-                self.comm.Send(self.reply, MASTER, REPLY)
+            if isinstance(outcome, int):  # a message is ready in that slot
+                reply = self.reply[outcome]
+                self.comm.Send([reply, MPI.BYTE], MASTER, REPLY)
+                if _header(reply)[4]:
+                    return REPLY
+                continue
+            if outcome == "idle":  # stopped early: the master had asked (DONE)
+                self.idle[1] = self.task[0]
+                self.comm.Send(self.idle, MASTER, REPLY)
                 return REPLY
             if outcome:
                 self.child = None
                 self._report(outcome)
                 return ERROR
-            if self.comm.Iprobe(MASTER, MPI.ANY_TAG, status) and status.Get_tag() in (STOP, KILL):
+            if self.comm.Iprobe(MASTER, MPI.ANY_TAG, status):
                 tag = status.Get_tag()
-                self.comm.Recv(_EMPTY, MASTER, tag)
-                self._kill("killed by the master")
-                return tag
+                if tag == DONE:
+                    self.comm.Recv(self.task[-1:], MASTER, DONE)
+                elif tag in (STOP, KILL):
+                    self.comm.Recv(_EMPTY, MASTER, tag)
+                    self._kill("killed by the master")
+                    return tag
 
     def _kill(self, why: str) -> None:
         if self.child is not None:
@@ -474,11 +544,15 @@ class _Session:
 class _Child:
     """The compute process of a worker rank: forked, shares the task/reply buffers, talks over pipes.
 
-    go() -> the child computes task[1:] at round task[0] into reply[3:], writes b"d" when done;
-    on an exception it writes b"e" + length + traceback and exits. It never touches MPI.
+    go() -> the child computes the messages at theta = task[1:-1], round task[0], into the reply
+    slots 0, 1, ..., writing b"d" + slot after each; it stops early, writing b"i", when the
+    master's last finished round (task[-1]) reaches the task's round. On an exception it writes
+    b"e" + length + traceback and exits. It never touches MPI.
     """
 
-    def __init__(self, job: WorkerJob, task: np.ndarray, reply: np.ndarray) -> None:
+    def __init__(
+        self, job: WorkerJob, task: np.ndarray, reply: np.ndarray, dtype: np.dtype
+    ) -> None:
         to_child, self._to_child = os.pipe()
         self._from_child, from_child = os.pipe()
         sys.stdout.flush()  # or the child would print what the rank had buffered, again
@@ -487,21 +561,24 @@ class _Child:
             warnings.simplefilter("ignore", DeprecationWarning)  # fork in a threaded process
             self.pid = os.fork()
         if self.pid == 0:  # pragma: no cover - runs in the child
-            _child_main(job, task, reply, to_child, from_child, (self._to_child, self._from_child))
+            fds = (self._to_child, self._from_child)
+            _child_main(job, task, reply, dtype, to_child, from_child, fds)
         os.close(to_child)
         os.close(from_child)
 
     def go(self) -> None:
         os.write(self._to_child, b"g")
 
-    def poll(self, timeout: float) -> str:
-        """'' while computing, 'done', or why the compute process died."""
+    def poll(self, timeout: float) -> str | int:
+        """'' while computing, the slot of a finished message, 'idle', or why it died."""
         ready, _, _ = select.select([self._from_child], [], [], timeout)
         if not ready:
             return ""
         head = os.read(self._from_child, 1)
         if head == b"d":
-            return "done"
+            return struct.unpack("<I", _read_exactly(self._from_child, 4))[0]
+        if head == b"i":
+            return "idle"
         if head == b"e":
             size = struct.unpack("<I", _read_exactly(self._from_child, 4))[0]
             text = _read_exactly(self._from_child, size).decode("utf-8", "replace")
@@ -536,7 +613,13 @@ class _Child:
 
 
 def _child_main(
-    job: WorkerJob, task: np.ndarray, reply: np.ndarray, rfd: int, wfd: int, rank_fds: tuple
+    job: WorkerJob,
+    task: np.ndarray,
+    reply: np.ndarray,
+    dtype: np.dtype,
+    rfd: int,
+    wfd: int,
+    rank_fds: tuple,
 ) -> None:
     """Body of the compute process; always ends in os._exit (never returns into MPI code)."""
     code = 1
@@ -548,11 +631,17 @@ def _child_main(
         for fd in (*rank_fds, *([int(pmi_fd)] if pmi_fd.isdigit() else [])):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        d = task.size - 2
+        out = np.zeros((reply.shape[0], d), dtype)
         while os.read(rfd, 1) == b"g":
             round_ = int(task[0])
-            compute_s = job.compute(round_, task[1:], reply[_HDR:])
-            reply[1], reply[2] = round_, compute_s
-            os.write(wfd, b"d")
+            for slot, (part, compute_s, last) in enumerate(job.run(round_, task[1:-1], out)):
+                _payload(reply[slot], d, dtype)[:] = out[part]
+                _header(reply[slot])[1:] = round_, compute_s, part, last
+                os.write(wfd, b"d" + struct.pack("<I", slot))
+                if not last and task[-1] >= round_:
+                    os.write(wfd, b"i")
+                    break
         code = 0
     except BaseException:
         text = traceback.format_exc().encode("utf-8", "replace")[-ERROR_MAX // 2 :]
