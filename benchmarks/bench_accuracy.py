@@ -2,6 +2,7 @@
 and float32 messages, against the paper's plain least-squares decoder.
 
     .venv/bin/python benchmarks/bench_accuracy.py [--quick] [--sets N] [--paper-sets N] [--seed 0]
+        [--large-sets N] [--large-only]
 
 Per (n, s): `--sets` uniformly random sets of exactly s stragglers (seeded; all C(n, s) sets when
 there are no more than that). Partition gradients G (k x 8) are seeded standard normal; worker
@@ -12,7 +13,14 @@ left out of the error statistics. "paper" is `np.linalg.lstsq` over the survivor
 code, with no residual check, on the first `--paper-sets` of the same sets.
 
 Target: worst float64 error <= 1e-9 for every (n, s), met when at least one exact scheme decodes
-every set (none refused) within it.
+every set (none refused) within it. Every case also runs the binary code (`binary`: 0/1 B and 0/1
+decoding vectors).
+
+Binary code at scale: at n=256, s=16 (`--large-sets` random sets of exactly s stragglers, default
+10,000, seeded the same way) the binary code against cyclic-mds and cyclic, with the same error
+measure. Targets for the binary code: worst error <= 1e-12 with float64 messages and <= 1e-6 with
+float32 messages, no set refused. `load / bound` is the largest fraction of the data a worker holds
+over the lower bound (s+1)/n of any exact code. `--large-only` runs just this part.
 """
 
 # ruff: noqa: E402 (BLAS threads are set before numpy loads)
@@ -36,6 +44,7 @@ from numpy.typing import NDArray
 
 from _common import (
     CONSOLE,
+    SCHEMES,
     base_parser,
     fmt,
     make_codes,
@@ -51,6 +60,10 @@ from gradcode.codes.verify import amplification
 
 N_VALUES = (12, 24, 48, 96, 200)
 S_VALUES = (1, 4, 10)
+GRID_SCHEMES = (*SCHEMES, "binary")
+LARGE = (256, 16)  # (n, s) of the binary code's comparison
+LARGE_SCHEMES = ("binary", "cyclic-mds", "cyclic")
+LARGE_TARGETS = {"float64": 1e-12, "float32": 1e-6}  # worst error of the binary code
 D = 8  # gradient dimension per partition
 TARGET = 1e-9
 PERCENTILE = 99.99
@@ -139,12 +152,14 @@ def evaluate(label: str, code: GradientCode, decode: Decode, masks, G: NDArray) 
     )
 
 
-def run_case(n: int, s: int, sets: int, paper_sets: int, seed: int) -> list[Outcome]:
+def run_case(
+    n: int, s: int, sets: int, paper_sets: int, seed: int, schemes=GRID_SCHEMES
+) -> list[Outcome]:
     """Every scheme available for (n, s) and the paper's decoder on the cyclic code."""
     mask_seed, grad_seed = np.random.SeedSequence([seed, n, s]).spawn(2)
     masks, _ = survivor_masks(n, s, sets, np.random.default_rng(mask_seed))
     outcomes = []
-    for code in make_codes(n, s, seed):
+    for code in make_codes(n, s, seed, schemes):
         G = np.random.default_rng(grad_seed).standard_normal((code.k, D))  # same G per k
         code.cache_clear()
         outcomes.append(evaluate(code.name, code, code.decode, masks, G))
@@ -249,16 +264,107 @@ def paper_row(n: int, s: int, outcomes: list[Outcome]) -> list[str] | None:
     ]
 
 
+LARGE_COLUMNS = (
+    "n",
+    "s",
+    "scheme",
+    "code s",
+    "load /\nbound",
+    "sets",
+    "refused",
+    "f64 err\nmedian",
+    "f64 err\nworst",
+    "f32 err\nmedian",
+    "f32 err\nworst",
+    "worst\nresidual",
+    "worst\namplif.",
+    "f64\n<= 1e-12",
+    "f32\n<= 1e-6",
+)
+
+
+def median(x: NDArray[np.float64]) -> float:
+    x = x[~np.isnan(x)]
+    return float(np.median(x)) if x.size else float("nan")
+
+
+def load_over_bound(code: GradientCode, s: int) -> float:
+    """Largest fraction of the data one worker holds, over the lower bound (s+1)/n."""
+    most = max(code.work(i) for i in range(code.n)) / code.k
+    return most / ((s + 1) / code.n)
+
+
+def large_targets_met(o: Outcome) -> tuple[bool, bool]:
+    """(float64, float32) targets: every set decoded, worst error within the target."""
+    return (
+        o.refused == 0 and worst(o.err64) <= LARGE_TARGETS["float64"],
+        o.refused == 0 and worst(o.err32) <= LARGE_TARGETS["float32"],
+    )
+
+
+def large_row(code: GradientCode, s: int, o: Outcome) -> list[str]:
+    ok64, ok32 = large_targets_met(o)
+    return [
+        str(code.n),
+        str(s),
+        o.label,
+        str(code.s),
+        f"{load_over_bound(code, s):.3f}",
+        f"{o.sets:,}",
+        f"{o.refused:,}",
+        fmt(median(o.err64), ".1e"),
+        fmt(worst(o.err64), ".1e"),
+        fmt(median(o.err32), ".1e"),
+        fmt(worst(o.err32), ".1e"),
+        fmt(worst(o.residual), ".1e"),
+        fmt(worst(o.amplification), ".1e"),
+        verdict(ok64),
+        verdict(ok32),
+    ]
+
+
+def run_large(sets: int, seed: int) -> bool:
+    """The binary code against cyclic-mds and cyclic at n=256, s=16; True when the binary code
+    meets both targets."""
+    n, s = LARGE
+    outcomes = run_case(n, s, sets, 0, seed, LARGE_SCHEMES)
+    codes = make_codes(n, s, seed, LARGE_SCHEMES)
+    print_table(
+        f"binary code at n={n}, s={s}: {sets:,} random sets of {s} stragglers; targets for "
+        f"binary: worst f64 error <= {LARGE_TARGETS['float64']:.0e}, worst f32 error <= "
+        f"{LARGE_TARGETS['float32']:.0e}, none refused",
+        LARGE_COLUMNS,
+        [large_row(c, s, o) for c, o in zip(codes, outcomes, strict=True)],
+        left=3,
+    )
+    for c in codes:
+        if c.notes:
+            CONSOLE.print(f"{c.name}: {c.notes}", markup=False)
+    binary = outcomes[LARGE_SCHEMES.index("binary")]
+    return all(large_targets_met(binary))
+
+
 def main() -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--sets", type=int, help="straggler sets per case (default 10,000)")
     parser.add_argument(
         "--paper-sets", type=int, help="sets for the paper's decoder (default: --sets)"
     )
+    parser.add_argument(
+        "--large-sets", type=int, help="sets for the n=256, s=16 comparison (default 10,000)"
+    )
+    parser.add_argument("--large-only", action="store_true", help="only the n=256, s=16 comparison")
     args = parser.parse_args()
     sets = args.sets or (500 if args.quick else 10_000)
     paper_sets = sets if args.paper_sets is None else args.paper_sets
+    large_sets = args.large_sets or (500 if args.quick else 10_000)
     start = print_header("gradcode decoding accuracy")
+    if args.large_only:
+        CONSOLE.print(f"d={D}; seed={args.seed}")
+        ok = run_large(large_sets, args.seed)
+        CONSOLE.print(f"binary code targets: {verdict(ok)}")
+        print_footer(start)
+        return 0
     CONSOLE.print(
         f"sets per case: {sets:,} (paper's decoder: {paper_sets:,}); d={D}; seed={args.seed}"
     )
@@ -291,7 +397,10 @@ def main() -> int:
         papers,
         left=2,
     )
-    CONSOLE.print(f"overall: {verdict(all(r[-1] == 'PASS' for r in summary))}")
+    large_ok = run_large(large_sets, args.seed)
+    CONSOLE.print(f"binary code targets at n={LARGE[0]}, s={LARGE[1]}: {verdict(large_ok)}")
+    grid_ok = all(r[-1] == "PASS" for r in summary)
+    CONSOLE.print(f"overall: {verdict(grid_ok and large_ok)}")
     print_footer(start)
     return 0
 
