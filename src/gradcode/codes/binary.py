@@ -18,7 +18,8 @@ decodes (that is also when it is ready, often with far fewer than n-s replies).
 
 Numerical safety. The decoded gradient Σ_g m_{f_g} is a plain sum of ℓ received messages: no
 division, no cancellation between large coefficients. aᵀB - 1ᵀ is exactly 0 in floating point, and
-float32 messages lose only their own rounding plus that of an ℓ-term sum (amplification <= 1).
+float32 messages lose only their own rounding plus that of an ℓ-term sum (`verify.amplification`
+is exactly 1).
 
 Load. Every worker holds 1/ℓ of the data, against the lower bound (s+1)/n of any exact code:
 n/(ℓ(s+1)) = 1 + (n mod (s+1))/(ℓ(s+1)) times the bound, e.g. 1.004 at n=256, s=16 (1/15 against
