@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import gradcode as gc
+from gradcode.codes import approx
 from gradcode.codes.bibd import designs_with_load, supported
 from gradcode.codes.bounds import bound_kind, error_bound, second_singular_value
 from gradcode.simulate import ready_rule, ready_times
@@ -64,6 +65,16 @@ def test_decoder_is_the_least_squares_optimum(spec, n):
             assert code.error(code.decode(mask, best_effort=True)) == pytest.approx(
                 code.error(a), rel=1e-9, abs=1e-12
             )
+
+
+@pytest.mark.parametrize("spec", ["expander:load=3", "sgc:load=2"])
+def test_sparse_path_for_large_codes(spec, monkeypatch):
+    monkeypatch.setattr(approx, "DENSE_UP_TO", 0)  # as for n*k > 65536
+    code = gc.make_code(spec, 30, 3, seed=2)
+    rng = np.random.default_rng(0)
+    for t in (0, 3, 10, 29):
+        mask = random_mask(30, t, rng)
+        np.testing.assert_allclose(code.decoder.solve(mask), reference(code.B, mask), atol=1e-10)
 
 
 def test_minimum_norm_among_many_solutions():

@@ -7,9 +7,9 @@ import sys
 
 from rich.console import Console
 
-from . import advise, codes, compare, demo, simulate, train
+from . import advise, codes, compare, demo, simulate, study, train
 
-COMMANDS = (codes, train, compare, demo, simulate, advise)
+COMMANDS = (codes, train, compare, demo, simulate, advise, study)
 
 
 def parser() -> argparse.ArgumentParser:

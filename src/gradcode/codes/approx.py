@@ -21,6 +21,7 @@ from .base import Mask, Vector, min_norm_lstsq
 
 Solver = Callable[[Mask], Vector]  # survivor mask -> the min-norm least-squares a
 
+DENSE_UP_TO = 1 << 16  # a B with at most this many entries is handled dense (less overhead)
 PIVOT_RATIO = 1e-6  # a Cholesky pivot below this times the largest: B_F is (nearly) rank-deficient
 
 
@@ -57,20 +58,25 @@ def normal_equations(B: sp.csr_array) -> Solver:
     """Any B: a_F = pinv(B_F B_Fᵀ) B_F 1, which is pinv(B_Fᵀ) 1, the min-norm least-squares a.
 
     The Gram matrix of the survivors is sparse to form (each row meets the few rows sharing a
-    partition) and solved by Cholesky. When B_F is rank-deficient (repeated rows, say) its Cholesky
+    partition; dense for a small B) and solved by Cholesky. When B_F is rank-deficient (repeated rows, say) its Cholesky
     factor has a near-zero pivot and the reference QR solve `min_norm_lstsq` takes over.
     """
     B = sp.csr_array(B)
+    nonempty = np.diff(B.indptr) > 0
+    dense = B.toarray() if B.shape[0] * B.shape[1] <= DENSE_UP_TO else None
 
     def solve(mask: Mask) -> Vector:
         a = np.zeros(B.shape[0])
-        rows = np.flatnonzero(mask)
-        rows = rows[np.diff(B.indptr)[rows] > 0]  # an empty row gets a_i = 0 in the min-norm a
+        rows = np.flatnonzero(mask & nonempty)  # an empty row gets a_i = 0 in the min-norm a
         if rows.size == 0:
             return a
-        BF = B[rows]
-        G = (BF @ BF.T).toarray()
-        rhs = np.asarray(BF.sum(axis=1)).ravel()
+        if dense is None:
+            sparse = B[rows]
+            BF, G = sparse.toarray(), (sparse @ sparse.T).toarray()
+        else:
+            BF = dense[rows]
+            G = BF @ BF.T
+        rhs = BF.sum(axis=1)
         try:
             factor = scipy.linalg.cho_factor(G)
             pivots = np.abs(np.diag(factor[0]))
@@ -78,7 +84,7 @@ def normal_equations(B: sp.csr_array) -> Solver:
                 raise np.linalg.LinAlgError("rank-deficient survivors")
             a[rows] = scipy.linalg.cho_solve(factor, rhs)
         except np.linalg.LinAlgError:
-            a[rows] = min_norm_lstsq(BF.toarray(), np.ones(rows.size, dtype=bool))
+            a[rows] = min_norm_lstsq(BF, np.ones(rows.size, dtype=bool))
         return a
 
     return solve
