@@ -77,6 +77,16 @@ def test_sparse_path_for_large_codes(spec, monkeypatch):
         np.testing.assert_allclose(code.decoder.solve(mask), reference(code.B, mask), atol=1e-10)
 
 
+def test_straggler_side_path_for_an_invertible_b():
+    code = gc.make_code("expander:load=3", 24, 0, seed=5)
+    assert approx.invert(code.B_sparse) is not None  # the path below is really taken
+    assert approx.invert(gc.make_code("sgc:load=2", 24, 0, seed=5).B_sparse) is None  # singular
+    rng = np.random.default_rng(1)
+    for t in (1, 2, 6, 12):
+        mask = random_mask(24, t, rng)
+        np.testing.assert_allclose(code.decoder.solve(mask), reference(code.B, mask), atol=1e-10)
+
+
 def test_minimum_norm_among_many_solutions():
     """A rank-deficient B (sgc: empty and dependent rows): many a are optimal; the decoder must
     return the least-norm one."""
