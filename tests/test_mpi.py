@@ -35,6 +35,8 @@ _spec.loader.exec_module(common)
 
 SCHEMES = ("naive", "frc", "cyclic", "cyclic-mds")
 CASES = [f"{s}-{c}" for s in SCHEMES for c in ("stragglers", "killed")] + ["cyclic-hang-raise"]
+CASES += [f"{name}-stragglers" for name in common.MULTI] + ["stream-killed"]
+FLOAT32 = ["cyclic-mds-float32", "stream-float32"]
 
 
 def mpiexec() -> str:
@@ -118,6 +120,13 @@ def test_trajectory_equals_full_gradient_descent(trajectories: Path, case: str) 
     got, want = np.load(trajectories / f"{case}.npy"), reference()
     assert got.shape == want.shape
     assert np.max(np.abs(got - want)) <= 1e-9 * np.max(np.abs(want))
+
+
+@pytest.mark.parametrize("case", FLOAT32)
+def test_float32_messages_stay_within_float32_rounding(trajectories: Path, case: str) -> None:
+    got, want = np.load(trajectories / f"{case}.npy"), reference()
+    err = np.max(np.abs(got - want)) / np.max(np.abs(want))
+    assert 1e-12 < err <= 1e-5  # float32 rounding is there, and small
 
 
 def test_dead_workers_are_reported(trajectories: Path) -> None:

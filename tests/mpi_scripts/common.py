@@ -7,6 +7,12 @@ import numpy as np
 from gradcode.data.synthetic import gaussian_mixture
 
 N, S, ROUNDS, LR = 6, 2, 10, 0.5
+MULTI = {  # case name -> code spec
+    "partial-cyclic": "partial-cyclic:P=4",
+    "partial-frc": "partial-frc",
+    "stream": "stream",
+    "hetero": "hetero:speeds=1,1,2,2,1,3",
+}
 
 
 def data() -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from common import N, S, data, gd_kwargs
+from common import MULTI, N, S, data, gd_kwargs
 
 import gradcode as gc
 from gradcode.delays import FixedStragglers
@@ -38,6 +38,12 @@ cases["cyclic-hang-raise"] = (
     S,
     {"faults": [Fault(2, 3, "hang"), Fault(5, 4, "raise")], "delay": steady, "round_timeout": 5.0},
 )
+# multi-message and unequal-partition codes; float32 messages (compared at 1e-5)
+for name, spec in MULTI.items():
+    cases[f"{name}-stragglers"] = (spec, S, {"delay": slow})
+cases["stream-killed"] = ("stream", S, {"faults": [Fault(1, 2), Fault(4, 5)], "delay": steady})
+cases["cyclic-mds-float32"] = ("cyclic-mds", S, {"delay": slow, "message_dtype": "float32"})
+cases["stream-float32"] = ("stream", S, {"delay": slow, "message_dtype": "float32"})
 dead = {}
 for name, (scheme, s, kw) in cases.items():
     res = gc.train(scheme, X, y, n=N, s=s, **gd_kwargs(**kw))

@@ -220,6 +220,7 @@ class MPIEngine:
         for i, req in enumerate(self._recv):
             _cancel(req)
             self._recv[i] = MPI.Request()
+        self._drain_replies()
         if (
             _finish([*self._send, *self._other, *self._dreq], time.perf_counter() + 1.0)
             and not _state["unclean"]
@@ -228,6 +229,14 @@ class MPIEngine:
         self._send, self._other, self._dreq = [], [], []
 
     # -- internals -------------------------------------------------------------------------
+
+    def _drain_replies(self) -> None:
+        """Receive replies nobody waits for any more (later messages of a round already decoded):
+        MPICH refuses to finalize a communicator holding unmatched messages."""
+        status = MPI.Status()
+        while self.comm.Iprobe(MPI.ANY_SOURCE, REPLY, status):
+            scratch = np.empty(status.Get_count(MPI.BYTE), np.uint8)
+            self.comm.Recv([scratch, MPI.BYTE], status.Get_source(), REPLY)
 
     def _isend(self, worker: int, buf: np.ndarray, tag: int) -> MPI.Request:
         try:
