@@ -229,4 +229,8 @@ def test_partitions_bad_worker():
 
 def test_repr_and_registry():
     assert repr(gc.make_code("cyclic", 12, 2)) == "<GradientCode cyclic n=12 s=2>"
-    assert set(gc.SCHEMES) == {"naive", "ignore", "frc", "cyclic", "cyclic-mds"}
+    assert {"naive", "ignore", "frc", "cyclic", "cyclic-mds"} <= set(gc.SCHEMES)
+    for name in gc.SCHEMES:  # every scheme builds through make_code
+        n, params = {"hetero": (12, {"speeds": (1, 2) * 6}), "bibd": (13, {})}.get(name, (12, {}))
+        code = gc.make_code(name, n, 2 if name != "naive" else 0, seed=0, **params)
+        assert code.n == n and code.name.partition(":")[0] == name
