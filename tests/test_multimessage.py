@@ -210,3 +210,41 @@ def test_local_engine_stops_a_round_early_when_told(data):
     finally:
         eng.close()
     assert multiprocessing.active_children() == []
+
+
+# ---- simulator ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(("spec", "n", "s"), SPECS)
+@pytest.mark.parametrize("carryover", [False, True])
+def test_simulator_fast_rules_match_the_exact_loop(spec, n, s, carryover):
+    code = gc.make_code(spec, n, s, seed=1)
+    kw = dict(rounds=60, t_partition=0.01, comm=0.001, carryover=carryover)
+    delays = "exponential:mean=0.02;seed=3"
+    fast = gc.simulate(code, delays, **kw)
+    slow = gc.simulate(code, delays, exact_loop=True, **kw)
+    assert np.allclose(fast.round_s, slow.round_s)
+    assert fast.method != "loop"
+
+
+def test_simulated_stream_waits_for_one_chunk_and_partial_for_slow_workers():
+    t = 0.01
+    stream = gc.simulate(gc.make_code("stream", 6, 2), None, rounds=3, t_partition=t)
+    cyclic = gc.simulate(gc.make_code("cyclic", 6, 2), None, rounds=3, t_partition=t)
+    assert np.allclose(stream.round_s, t) and np.allclose(cyclic.round_s, 3 * t)
+    partial = gc.make_code("partial-cyclic", 6, 1, P=4)  # tolerates 4/2 = 2x slower workers
+    for factor, want in ((2.0, 4 * t), (3.0, 2 * 3 * t)):
+        delays = f"fixed:workers=0;factor={factor};delay=0"
+        sim = gc.simulate(partial, delays, rounds=2, t_partition=t)
+        assert np.allclose(sim.round_s, want)
+
+
+def test_simulated_hetero_allocation_evens_out_two_speeds():
+    slow = (0, 1, 2, 3, 4)
+    delays = "fixed:workers=0,1,2,3,4;factor=3;delay=0"  # half the workers 3x slower, every round
+    speeds = tuple(1 / 3 if i in slow else 1.0 for i in range(10))
+    hetero = gc.make_code("hetero", 10, 2, speeds=speeds)
+    cyclic = gc.make_code("cyclic", 10, 2)
+    t_h = gc.simulate(hetero, delays, rounds=2, t_partition=0.01).mean
+    t_c = gc.simulate(cyclic, delays, rounds=2, t_partition=0.01).mean
+    # hetero: 30 partition-units of work shared 1:3, so every worker needs 4.5 t at its speed;
+    # cyclic needs 8 replies, so at least 3 slow ones with 3 partitions at 3x: 9 t
+    assert t_h == pytest.approx(0.045) and t_c == pytest.approx(0.09)

@@ -1,9 +1,12 @@
 """Straggler simulator: round times of a gradient code under a delay model, vectorised over
 rounds and workers, with closed-form expectations (order statistics) where they exist.
 
-Worker i's reply in round t takes ``T[t, i] = load_i * t_partition * factor[t, i] + extra[t, i]
-+ comm`` seconds after the round's broadcast, where load_i is the number of partitions it holds and
-(extra, factor) are the delay model's draws (the same numbers the runtime injects). The round
+Worker i's reply in round t takes ``T[t, i] = work_i * t_partition * factor[t, i] + extra[t, i]
++ comm`` seconds after the round's broadcast, where work_i is its data in units of an average
+partition (the number of partitions it holds, for equal partitions) and (extra, factor) are the
+delay model's draws (the same numbers the runtime injects). Multi-message codes send message p
+once the work w_ip of messages 0..p is done, at ``w_ip * t_partition * factor + extra * w_ip /
+work_i + comm`` (the runtime spreads the extra seconds over the messages the same way). The round
 ends when ``code.can_decode(arrived)`` first holds; its time is that moment plus the master's
 ``overhead`` (decode and step).
 
@@ -15,7 +18,8 @@ group. Other decoders fall back to the exact incremental loop (add arrivals in t
 
 With ``carryover`` the rounds are chained as the runtime runs them: the master never queues a
 second message on a busy worker, so a worker still computing (or sleeping out its delay) for an
-old round gets the current round's parameters only when it finishes, and skips the rounds that
+old round gets the current round's parameters only when it finishes (a multi-message worker: when
+it finishes the message in flight at the round's end, where it stops), and skips the rounds that
 ended meanwhile; ``gap`` seconds separate a round's end plus ``overhead`` from the next broadcast
 (the master's loss evaluation and bookkeeping). Without it rounds are independent (the textbook
 model of the order statistics, and of a runtime that cancels stragglers).
@@ -36,6 +40,7 @@ from scipy import special, stats
 from .codes import GradientCode, make_code
 from .codes.approx import LeastSquaresDecoder
 from .codes.decoders import GroupDecoder, NullSpaceDecoder, UniformDecoder
+from .codes.partial import PartialDecoder
 from .delays import (
     DelayModel,
     EmpiricalDelay,
@@ -95,9 +100,27 @@ class OnePerGroup:
         return int(sizes[0]) if np.all(sizes == sizes[0]) else None
 
 
-Rule = KthArrival | OnePerGroup
+Rule = KthArrival | OnePerGroup  # (| FirstAllThen, below)
+
+
+@dataclass(frozen=True)
+class FirstAllThen:
+    """Partial-straggler codes: every first message (columns 0, 2, ...), and the inner code's
+    rule over the second messages (columns 1, 3, ...)."""
+
+    inner: KthArrival | OnePerGroup
+
+    def times(self, T: Times) -> NDArray[np.float64]:
+        return np.maximum(T[:, 0::2].max(axis=1), self.inner.times(T[:, 1::2]))
+
+
+def _partial_rule(d: PartialDecoder) -> Rule | None:
+    inner = ready_rule(d.inner)
+    return None if inner is None else FirstAllThen(inner)
+
 
 RULES: dict[type, Callable[[object], Rule]] = {
+    PartialDecoder: _partial_rule,
     UniformDecoder: lambda d: KthArrival(d.need),
     NullSpaceDecoder: lambda d: KthArrival(d.need),
     GroupDecoder: lambda d: OnePerGroup(d.group, d.n_groups),
@@ -114,8 +137,8 @@ def ready_rule(code: GradientCode) -> Rule | None:
 
 
 def ready_times(code: GradientCode, T: Times, *, exact_loop: bool = False) -> NDArray[np.float64]:
-    """Per row of reply times T (rounds, n): the first moment the arrived workers can decode
-    (+inf when even all finite replies cannot)."""
+    """Per row of message times T (rounds, n*parts): the first moment the arrived messages can
+    decode (+inf when even all finite ones cannot)."""
     if np.isnan(T).any():
         T = np.where(np.isnan(T), math.inf, T)
     rule = None if exact_loop else ready_rule(code)
@@ -126,7 +149,7 @@ def ready_times_loop(code: GradientCode, T: Times) -> NDArray[np.float64]:
     """The exact, slow reference: add replies in time order until ``code.can_decode``."""
     out = np.full(T.shape[0], math.inf)
     for r, row in enumerate(T):
-        arrived = np.zeros(code.n, dtype=bool)
+        arrived = np.zeros(code.messages, dtype=bool)
         for i in np.argsort(row, kind="stable"):
             if not np.isfinite(row[i]):
                 break
@@ -148,7 +171,7 @@ class Simulation:
     load: int
     delays: str
     round_s: NDArray[np.float64]  # (rounds,) decodable moment + overhead; inf: never decodable
-    arrivals: Times | None = None  # (rounds, n) reply times after each broadcast, when kept
+    arrivals: Times | None = None  # (rounds, n*parts) message times after broadcasts, when kept
     method: str = "kth"  # how round ends were found: kth | groups | loop
 
     @property
@@ -214,14 +237,14 @@ def simulate(
     _check_seconds("overhead", overhead)
     _check_seconds("gap", gap)
     rule = None if exact_loop else ready_rule(code)
-    load = np.diff(code.B_sparse.indptr).astype(float)  # partitions held by each worker
+    prof = profile(code)
     out = np.empty(rounds)
-    kept = np.empty((rounds, code.n)) if keep_arrivals else None
+    kept = np.empty((rounds, code.messages)) if keep_arrivals else None
     busy = np.zeros(code.n)  # carryover: seconds each worker is still busy at the next broadcast
-    step = max(1, BLOCK_ELEMENTS // code.n)
+    step = max(1, BLOCK_ELEMENTS // code.messages)
     for lo in range(0, rounds, step):
         hi = min(rounds, lo + step)
-        T = reply_times(delays, first_round + lo, first_round + hi, load, t_partition, comm)
+        T = reply_times(delays, first_round + lo, first_round + hi, prof, t_partition, comm)
         if carryover:
             out[lo:hi], busy = _chained(code, T, busy, overhead + gap, exact_loop)
         else:
@@ -229,36 +252,81 @@ def simulate(
         if kept is not None:
             kept[lo:hi] = T
     out += overhead
-    method = "loop" if rule is None else ("groups" if isinstance(rule, OnePerGroup) else "kth")
+    method = {KthArrival: "kth", OnePerGroup: "groups", FirstAllThen: "partial"}.get(
+        type(rule), "loop"
+    )
     return Simulation(code.name, code.n, code.s, code.load, repr(delays), out, kept, method)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much work precedes each message: `worker` of each message, `done` (its cumulative
+    work, in units of an average partition; inf for a slot never sent) and each worker's `work`."""
+
+    worker: NDArray[np.intp]
+    done: NDArray[np.float64]
+    work: NDArray[np.float64]
+
+    @property
+    def single(self) -> bool:
+        return self.worker.size == self.work.size
+
+
+def profile(code: GradientCode) -> Profile:
+    """The code's message profile (partition sizes from `code.sizes`)."""
+    done = np.full(code.messages, math.inf)
+    work = np.zeros(code.n)
+    for msg in range(code.messages):
+        held = list(code.message_partitions(msg))
+        if held:
+            i = msg // code.parts
+            work[i] += code.size_of[held].sum()
+            done[msg] = work[i]
+    return Profile(np.arange(code.messages) // code.parts, done, work)
 
 
 def reply_times(
     delays: DelayModel,
     lo: int,
     hi: int,
-    load: np.ndarray,
+    prof: Profile | np.ndarray,
     t_partition: float | DelayModel,
     comm: float | DelayModel,
 ) -> Times:
-    """T (hi-lo, n) for rounds lo..hi-1: load * t_partition * factor + extra + comm.
+    """T (hi-lo, n*parts) for rounds lo..hi-1: done * t_partition * factor + extra * done/work
+    + comm (for single messages: work * t_partition * factor + extra + comm).
 
-    t_partition and comm are seconds, or delay models whose extra draws give each message's."""
-    rounds = np.arange(lo, hi)
-    extra, factor = sample_many(delays, rounds, load.size)
-    out = factor if factor.flags.writeable else None
-    T = np.multiply(factor, _per_message(t_partition, rounds, load), out=out)
-    T += extra
+    `prof` is a `Profile`, or each worker's work for single messages. t_partition and comm are
+    seconds, or delay models whose extra draws give each worker's."""
+    if not isinstance(prof, Profile):
+        work = np.asarray(prof, dtype=float)
+        prof = Profile(np.arange(work.size), work, work)
+    rounds, n = np.arange(lo, hi), prof.work.size
+    extra, factor = sample_many(delays, rounds, n)
+    w = prof.worker
+    if prof.single:
+        out = factor if factor.flags.writeable else None
+        T = np.multiply(factor, _per_worker(t_partition, rounds, n) * prof.work, out=out)
+        T += extra
+    else:
+        sent = np.isfinite(prof.done)
+        done = np.where(sent, prof.done, 0.0)
+        share = np.divide(done, prof.work[w], out=np.zeros_like(done), where=prof.work[w] > 0)
+        T = (
+            factor[:, w] * (_per_worker(t_partition, rounds, n)[..., w] * done)
+            + extra[:, w] * share
+        )
+        T[:, ~sent] = math.inf
     if not isinstance(comm, Real) or comm:
-        T += _per_message(comm, rounds, np.ones(load.size))
+        T += _per_worker(comm, rounds, n)[..., w]
     return T
 
 
-def _per_message(x: float | DelayModel, rounds: np.ndarray, scale: np.ndarray):
-    """scale * x: a (n,) row for seconds, a (rounds, n) array of draws for a model."""
+def _per_worker(x: float | DelayModel, rounds: np.ndarray, n: int):
+    """x seconds: a (n,) row for a number, a (rounds, n) array of draws for a model."""
     if isinstance(x, Real):
-        return scale * float(x)
-    return sample_many(x, rounds, scale.size)[0] * scale
+        return np.full(n, float(x))
+    return sample_many(x, rounds, n)[0]
 
 
 def _chained(code, T: Times, busy: np.ndarray, between: float, exact_loop: bool):
@@ -270,16 +338,22 @@ def _chained(code, T: Times, busy: np.ndarray, between: float, exact_loop: bool)
     times (+inf for a round a worker never started).
     """
     ends = np.empty(T.shape[0])
+    n, parts = code.n, code.parts
     for r in range(T.shape[0]):
         start = np.maximum(busy, 0.0)
-        reply = start + T[r]
+        reply = np.repeat(start, parts) + T[r]
         ends[r] = end = ready_times(code, reply[None], exact_loop=exact_loop)[0]
         started = start <= end
-        T[r] = np.where(started, reply, math.inf)
+        T[r] = np.where(np.repeat(started, parts), reply, math.inf)
         if math.isinf(end):  # the round never decodes: nothing after it starts
             busy = np.full(busy.shape, math.inf)
-        else:
-            busy = np.where(started, reply, busy) - (end + between)
+            continue
+        # free after the message in flight at the round's end (it stops there), else its last
+        R = reply.reshape(n, parts)
+        after = np.where(end <= R, R, math.inf).min(axis=1)
+        last = np.where(np.isfinite(R), R, -math.inf).max(axis=1)
+        free = np.where(np.isfinite(after), after, last)
+        busy = np.where(started, free, busy) - (end + between)
     return ends, busy
 
 
@@ -324,12 +398,12 @@ def expected_round_time(
     rule = ready_rule(code)
     if rule is None or not (isinstance(comm, Real) and isinstance(t_partition, Real)):
         return None
+    prof = profile(code)
     if isinstance(delays, (NoDelay, FixedStragglers)):  # deterministic: one round is exact
-        load = np.diff(code.B_sparse.indptr).astype(float)
-        return float(rule.times(reply_times(delays, 0, 1, load, t_partition, comm))[0]) + overhead
-    loads = np.diff(code.B_sparse.indptr)
+        return float(rule.times(reply_times(delays, 0, 1, prof, t_partition, comm))[0]) + overhead
+    loads = prof.work
     closed = CLOSED_FORMS.get(type(delays))
-    if closed is None or not np.all(loads == loads[0]):
+    if closed is None or not prof.single or not np.allclose(loads, loads[0]):
         return None
     if isinstance(rule, KthArrival):
         shape = ("kth", rule.k, code.n)
@@ -432,7 +506,7 @@ def calibrate(
     """
     if not records:
         raise ValueError("calibrate needs at least one recorded round")
-    load = np.diff(code.B_sparse.indptr)
+    load = profile(code).work
     arrival = np.array([r.arrival_s for r in records])
     compute = np.array([r.compute_s for r in records])
     extra, factor = sample_many(_delay_model(delays), [r.round for r in records], code.n)
