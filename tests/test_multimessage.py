@@ -248,3 +248,32 @@ def test_simulated_hetero_allocation_evens_out_two_speeds():
     # hetero: 30 partition-units of work shared 1:3, so every worker needs 4.5 t at its speed;
     # cyclic needs 8 replies, so at least 3 slow ones with 3 partitions at 3x: 9 t
     assert t_h == pytest.approx(0.045) and t_c == pytest.approx(0.09)
+
+
+# ---- compare and CLI ---------------------------------------------------------------------------
+def test_compare_runs_multi_message_codes_with_the_same_trajectory(tmp_path):
+    from gradcode.cli.compare import split_schemes
+    from gradcode.experiments import compare, load_config
+
+    schemes = split_schemes("naive,stream,partial-cyclic:P=4,hetero:speeds=1,1,2,2")
+    assert schemes == ["naive", "stream", "partial-cyclic:P=4", "hetero:speeds=1,1,2,2"]
+    config = load_config(
+        None,
+        schemes=schemes,
+        n=4,
+        s=1,
+        dataset="gaussian",
+        dataset_params={"rows": 400, "d": 6},
+        rounds=4,
+        lr=0.5,
+        delay="fixed:workers=2;delay=0.02",
+        message_dtype="float32",
+    )
+    c = compare(config, out=tmp_path)
+    naive = c.series("naive", "train_loss")
+    for name in schemes[1:]:
+        assert np.allclose(c.series(name, "train_loss"), naive, rtol=1e-5)
+    rows = {r["scheme"]: r for r in c.summary}
+    assert rows["stream"]["load"] == 2 and rows["partial-cyclic:P=4"]["load"] == 4
+    assert all(r["mean_error"] <= 1e-20 for r in c.summary)  # exact: rounding only
+    assert "partial-cyclic:P=4" in (tmp_path / "summary.csv").read_text()

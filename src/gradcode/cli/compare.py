@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--delay", help="straggler model spec, e.g. 'slowdown:fraction=0.2'")
     p.add_argument("--seed", type=int)
     p.add_argument("--target-auc", type=float)
+    p.add_argument("--deadline", type=float, help="seconds; then step with what arrived")
+    p.add_argument("--message-dtype", choices=("float64", "float32"))
     p.add_argument("--out", type=Path, default=Path("runs/compare"))
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(run=run_compare)
@@ -66,7 +68,7 @@ def config_from(args: argparse.Namespace):
             raise ValueError(f"--dataset-params must be a JSON object: {e}") from None
     return load_config(
         args.config,
-        schemes=args.schemes.split(",") if args.schemes else None,
+        schemes=split_schemes(args.schemes) if args.schemes else None,
         n=args.n,
         s=args.s,
         dataset=args.dataset,
@@ -80,7 +82,21 @@ def config_from(args: argparse.Namespace):
         delay=args.delay,
         seed=args.seed,
         target_auc=args.target_auc,
+        deadline=args.deadline,
+        message_dtype=args.message_dtype,
     )
+
+
+def split_schemes(text: str) -> list[str]:
+    """Comma-separated scheme specs; a number after a comma continues the previous spec's tuple
+    ("naive,hetero:speeds=1,2,2,cyclic" -> naive, hetero:speeds=1,2,2, cyclic)."""
+    out: list[str] = []
+    for token in (t.strip() for t in text.split(",")):
+        if out and (token[:1].isdigit() or token[:1] in ".-") and "=" in out[-1]:
+            out[-1] += "," + token
+        else:
+            out.append(token)
+    return out
 
 
 def run_compare(args: argparse.Namespace, argv: list[str] | None = None) -> int:

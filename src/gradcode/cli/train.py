@@ -21,7 +21,11 @@ from ..runtime.engines import ENGINES
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train with a gradient code on the local or MPI engine")
-    p.add_argument("--scheme", default="cyclic", help=f"one of: {', '.join(SCHEMES)}")
+    p.add_argument(
+        "--scheme",
+        default="cyclic",
+        help=f"one of: {', '.join(SCHEMES)}, with parameters as NAME:KEY=VALUE (partial-cyclic:P=4)",
+    )
     p.add_argument("-n", type=int, default=6, help="number of workers")
     p.add_argument("-s", type=int, default=1, help="stragglers tolerated")
     p.add_argument("--seed", type=int, default=0, help="seed for the code, data and delays")
@@ -45,6 +49,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=60.0,
         help="seconds before a round's missing workers are declared hung",
+    )
+    p.add_argument(
+        "--deadline",
+        type=float,
+        help="seconds after a round's broadcast: then step with the best approximation that "
+        "arrived (its error is recorded)",
+    )
+    p.add_argument(
+        "--message-dtype",
+        default="float64",
+        choices=("float64", "float32"),
+        help="element type of the workers' messages (float32 halves traffic; safe with binary "
+        "and stream codes)",
     )
     p.add_argument("--record-params", action="store_true", help="save every round's parameters")
     p.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder")
@@ -102,6 +119,8 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
                 delay=delay,
                 faults=faults,
                 round_timeout=args.round_timeout,
+                deadline=args.deadline,
+                message_dtype=args.message_dtype,
                 record_params=args.record_params,
                 out=args.out,
                 seed=args.seed,

@@ -65,6 +65,8 @@ def compare(
             delay=delay,
             seed=config.seed,
             round_timeout=config.round_timeout,
+            deadline=config.deadline,
+            message_dtype=config.message_dtype,
             eval_every=0,
             record_params=True,
             on_round=None if on_round is None else (lambda r, c=code: on_round(c.name, r)),

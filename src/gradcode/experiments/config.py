@@ -33,6 +33,8 @@ class CompareConfig:
     delay: str = "slowdown:fraction=0.2;factor_low=3;factor_high=8;base=0.02"
     seed: int = 0
     round_timeout: float = 60.0
+    deadline: float | None = None  # seconds: then step with the best approximation that arrived
+    message_dtype: str = "float64"
     target_auc: float | None = None  # default: 99% of naive's final test AUC
 
     def __post_init__(self) -> None:

@@ -18,6 +18,8 @@ ROUND_COLUMNS = (
     "wall_s",
     "time_s",
     "n_survivors",
+    "messages",
+    "error",
     "train_loss",
     "test_loss",
     "test_auc",
@@ -28,10 +30,12 @@ SUMMARY_COLUMNS = (
     "scheme",
     "s",
     "exact",
+    "load",
     "mean_ms",
     "median_ms",
     "p95_ms",
     "speedup_vs_naive",
+    "mean_error",
     "final_train_loss",
     "final_test_loss",
     "final_test_auc",
@@ -105,6 +109,8 @@ def from_runs(config: CompareConfig, runs: list) -> Comparison:
                     "wall_s": rec.wall_s if rec else math.nan,
                     "time_s": float(run.time_s[t]),
                     "n_survivors": len(rec.survivors) if rec else math.nan,
+                    "messages": rec.messages if rec else math.nan,
+                    "error": rec.error if rec else math.nan,
                     "train_loss": float(run.train_loss[t]),
                     "test_loss": float(run.test_loss[t]),
                     "test_auc": float(run.test_auc[t]),
@@ -112,7 +118,7 @@ def from_runs(config: CompareConfig, runs: list) -> Comparison:
                 }
             )
         for rec in run.rounds:
-            used = set(rec.survivors)
+            used = {j // run.code.parts for j in rec.survivors}
             for i in range(run.code.n):
                 workers.append(
                     {
@@ -130,10 +136,12 @@ def from_runs(config: CompareConfig, runs: list) -> Comparison:
                 "scheme": name,
                 "s": run.code.s,
                 "exact": run.code.exact,
+                "load": run.code.load,
                 "mean_ms": 1e3 * wall.mean(),
                 "median_ms": 1e3 * float(np.median(wall)),
                 "p95_ms": 1e3 * float(np.percentile(wall, 95)),
                 "speedup_vs_naive": naive_mean / wall.mean(),
+                "mean_error": float(np.mean([r.error for r in run.rounds])),
                 "final_train_loss": float(run.train_loss[-1]),
                 "final_test_loss": float(run.test_loss[-1]),
                 "final_test_auc": float(run.test_auc[-1]),
