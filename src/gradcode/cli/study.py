@@ -81,7 +81,8 @@ def show(result: Study) -> None:
         table.add_row(scheme, str(load), "mean", *(number(p.mean) for p in pts))
         if not pts[0].exact:
             table.add_row("", "", pts[0].bound_kind or "bound", *(number(p.bound) for p in pts))
-    Console(highlight=False, width=max(120, Console().width)).print(table)
+    width = max(Console().width, 40 + 10 * len(ts))  # unwrapped when piped to a file
+    Console(highlight=False, width=width).print(table)
 
 
 def number(x: float) -> str:
