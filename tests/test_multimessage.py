@@ -277,3 +277,16 @@ def test_compare_runs_multi_message_codes_with_the_same_trajectory(tmp_path):
     assert rows["stream"]["load"] == 2 and rows["partial-cyclic:P=4"]["load"] == 4
     assert all(r["mean_error"] <= 1e-20 for r in c.summary)  # exact: rounding only
     assert "partial-cyclic:P=4" in (tmp_path / "summary.csv").read_text()
+
+
+def test_row_time_emulates_work_in_proportion_to_rows(data):
+    X, y = data
+    code = gc.make_code("hetero", 3, 1, speeds=(1, 1, 2))
+    result = run(code, X, y, row_time=2e-4, rounds=2, delay=FixedStragglers(workers=(2,), delay=0))
+    rows = [len(X) * code.work(i) / code.k for i in range(3)]
+    for r in result.rounds:  # a sleep lasts at least as long as asked
+        got = r.arrival_s[np.isfinite(r.arrival_s)]
+        want = np.array(rows)[np.isfinite(r.arrival_s)] * 2e-4
+        assert np.all(got >= want - 1e-3)
+    with pytest.raises(ValueError, match="row_time must be a number of seconds >= 0"):
+        run(code, X, y, row_time=-1.0)

@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target-auc", type=float)
     p.add_argument("--deadline", type=float, help="seconds; then step with what arrived")
     p.add_argument("--message-dtype", choices=("float64", "float32"))
+    p.add_argument("--row-time", type=float, help="emulated seconds of work per data row")
     p.add_argument("--out", type=Path, default=Path("runs/compare"))
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(run=run_compare)
@@ -84,6 +85,7 @@ def config_from(args: argparse.Namespace):
         target_auc=args.target_auc,
         deadline=args.deadline,
         message_dtype=args.message_dtype,
+        row_time=args.row_time,
     )
 
 

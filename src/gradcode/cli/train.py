@@ -63,6 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="element type of the workers' messages (float32 halves traffic; safe with binary "
         "and stream codes)",
     )
+    p.add_argument(
+        "--row-time", type=float, default=0.0, help="emulated seconds of work per data row"
+    )
     p.add_argument("--record-params", action="store_true", help="save every round's parameters")
     p.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -121,6 +124,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
                 round_timeout=args.round_timeout,
                 deadline=args.deadline,
                 message_dtype=args.message_dtype,
+                row_time=args.row_time,
                 record_params=args.record_params,
                 out=args.out,
                 seed=args.seed,

@@ -281,7 +281,12 @@ class GradientCode:
         if self.decoder.ready(mask):
             with contextlib.suppress(DecodingError):
                 return self._cached_solve(key)
-        a = min_norm_lstsq(self.B, mask, refine=0) if mask.any() else np.zeros(self.messages)
+        if not mask.any():
+            a = np.zeros(self.messages)
+        elif not self.exact:  # approximate decoders solve any set to the least-squares best
+            a = np.array(self.decoder.solve(mask))
+        else:
+            a = min_norm_lstsq(self.B, mask, refine=0)
         a.flags.writeable = False
         return a
 

@@ -67,6 +67,7 @@ def compare(
             round_timeout=config.round_timeout,
             deadline=config.deadline,
             message_dtype=config.message_dtype,
+            row_time=config.row_time,
             eval_every=0,
             record_params=True,
             on_round=None if on_round is None else (lambda r, c=code: on_round(c.name, r)),

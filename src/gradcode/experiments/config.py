@@ -35,6 +35,7 @@ class CompareConfig:
     round_timeout: float = 60.0
     deadline: float | None = None  # seconds: then step with the best approximation that arrived
     message_dtype: str = "float64"
+    row_time: float = 0.0  # emulated seconds of work per data row (see gradcode.train)
     target_auc: float | None = None  # default: 99% of naive's final test AUC
 
     def __post_init__(self) -> None:

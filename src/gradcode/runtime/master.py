@@ -31,7 +31,13 @@ class TrainingError(RuntimeError):
 
 
 def make_jobs(
-    code: GradientCode, X, y: np.ndarray, model: Model, delay: DelayModel, faults: Sequence[Fault]
+    code: GradientCode,
+    X,
+    y: np.ndarray,
+    model: Model,
+    delay: DelayModel,
+    faults: Sequence[Fault],
+    row_time: float = 0.0,
 ) -> list[WorkerJob]:
     """Split the m rows into k partitions (in the code's relative `sizes`, else sizes differing
     by at most one) and give worker i, per message slot, the rows of that row of B's partitions,
@@ -45,7 +51,7 @@ def make_jobs(
             rows, w = worker_rows(held, code.B[msg], parts)
             segments.append(Segment(X[rows], y[rows], w) if held else None)
         mine = tuple(f for f in faults if f.worker == i)
-        jobs.append(WorkerJob(i, code.n, tuple(segments), model, delay, mine))
+        jobs.append(WorkerJob(i, code.n, tuple(segments), model, delay, mine, row_time))
     return jobs
 
 
@@ -67,6 +73,7 @@ def train(
     round_timeout: float = 60.0,
     deadline: float | None = None,
     message_dtype: str = "float64",
+    row_time: float = 0.0,
     eval_every: int = 1,
     record_params: bool = False,
     theta0: np.ndarray | None = None,
@@ -80,7 +87,9 @@ def train(
     decodes Σ a_i g_i, steps the optimizer and records timings. With a `deadline` (seconds after
     the broadcast) it stops waiting then and steps with the best approximation the arrived
     messages give (recording its error). Messages travel as `message_dtype` ("float64" or
-    "float32"); the master sums in float64. A dead worker is a permanent straggler; when the
+    "float32"); the master sums in float64. `row_time` adds emulated work: each worker sleeps
+    that many seconds per row it processes, times its delay factor (a heavier model, or dedicated
+    machines, on a host whose cores the workers share). A dead worker is a permanent straggler; when the
     live workers can no longer decode, `TrainingError` is raised with the partial result (also
     written to `out`, as is every result).
     """
@@ -89,6 +98,8 @@ def train(
     )
     if deadline is not None and not (isinstance(deadline, (int, float)) and deadline > 0):
         raise ValueError(f"deadline must be a number of seconds > 0 or None, got {deadline!r}")
+    if not (isinstance(row_time, (int, float)) and 0 <= row_time < math.inf):
+        raise ValueError(f"row_time must be a number of seconds >= 0, got {row_time!r}")
     if message_dtype not in MESSAGE_DTYPES:
         raise ValueError(
             f"message_dtype must be one of {', '.join(MESSAGE_DTYPES)}, got {message_dtype!r}"
@@ -113,12 +124,13 @@ def train(
         "round_timeout": round_timeout,
         "deadline": deadline,
         "message_dtype": message_dtype,
+        "row_time": row_time,
     }
     result = Result(config, params=[] if record_params else None)
     eng = make_engine(engine, code.n)
     try:
         theta = np.array(model.init(d) if theta0 is None else theta0, dtype=np.float64)
-        jobs = make_jobs(code, X, y, model, delay, faults)
+        jobs = make_jobs(code, X, y, model, delay, faults, row_time)
         eng.start(jobs, theta.size, parts=code.parts, dtype=np.dtype(message_dtype))
         loop = _Loop(code, eng, model, opt, round_timeout, deadline, result)
         loop.run(X, y, theta, rounds, eval_every, on_round)

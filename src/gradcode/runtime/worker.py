@@ -47,13 +47,15 @@ class WorkerJob:
     model: Model
     delay: DelayModel = field(default_factory=NoDelay)
     faults: tuple[Fault, ...] = ()
+    row_time: float = 0.0  # emulated seconds of work per row (slowed by the delay factor too)
 
     def run(
         self, round: int, theta: np.ndarray, out: np.ndarray
     ) -> Iterator[tuple[int, float, bool]]:
         """Compute the messages in order, message p into out[p]; after each yield
         (p, compute_s, last). The injected delay is really waited out: the slowdown factor on
-        each message's compute, the extra seconds spread over the messages by their rows.
+        each message's compute (and on the emulated `row_time` per row), the extra seconds
+        spread over the messages by their rows.
 
         The caller may stop iterating early (the master no longer needs this round)."""
         for fault in self.faults:
@@ -69,7 +71,8 @@ class WorkerJob:
             t0 = time.perf_counter()
             out[p] = self.model.grad(theta, seg.X, seg.y, seg.w, **kw) if seg.y.size else 0.0
             compute_s = time.perf_counter() - t0
-            wait = extra * seg.y.size / rows + (factor - 1.0) * compute_s
+            emulated = self.row_time * seg.y.size
+            wait = extra * seg.y.size / rows + (factor - 1.0) * compute_s + factor * emulated
             if wait > 0:
                 time.sleep(wait)
             yield p, compute_s, p == todo[-1]
