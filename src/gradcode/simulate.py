@@ -348,9 +348,10 @@ def _chained(code, T: Times, busy: np.ndarray, between: float, exact_loop: bool)
         if math.isinf(end):  # the round never decodes: nothing after it starts
             busy = np.full(busy.shape, math.inf)
             continue
-        # free after the message in flight at the round's end (it stops there), else its last
+        # free after the message in flight at the round's end (it stops there; one sent at the
+        # very end is followed by the next: the worker could not know yet), else after its last
         R = reply.reshape(n, parts)
-        after = np.where(end <= R, R, math.inf).min(axis=1)
+        after = np.where(end < R, R, math.inf).min(axis=1)
         last = np.where(np.isfinite(R), R, -math.inf).max(axis=1)
         free = np.where(np.isfinite(after), after, last)
         busy = np.where(started, free, busy) - (end + between)
