@@ -37,13 +37,26 @@ def _plt():
     return plt
 
 
-def _color(scheme: str) -> str | None:
-    return COLORS.get(scheme)
+PALETTE = ("#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f", "#1a55a3", "#98df8a")
+
+
+def _color(scheme: str, schemes: list[str]) -> str:
+    """The scheme's fixed colour, or the next unused palette colour in the comparison's order."""
+    if scheme in COLORS:
+        return COLORS[scheme]
+    others = [x for x in schemes if x not in COLORS]
+    return PALETTE[others.index(scheme) % len(PALETTE)]
 
 
 def _title(c: Comparison) -> str:
     cfg = c.config
     return f"n={cfg.n}, s={cfg.s}, {cfg.dataset}, delays: {cfg.delay}"
+
+
+def _exact(c: Comparison, scheme: str) -> bool:
+    """Approximate schemes (ignore, approximate codes) are drawn dashed."""
+    row = next(r for r in c.summary if r["scheme"] == scheme)
+    return bool(row.get("exact", True))
 
 
 def round_times(c: Comparison, ax) -> None:
@@ -58,7 +71,7 @@ def round_times(c: Comparison, ax) -> None:
         meanprops={"marker": "D", "markerfacecolor": "white", "markeredgecolor": "black"},
     )
     for patch, scheme in zip(box["boxes"], c.schemes, strict=True):
-        patch.set_facecolor(_color(scheme) or "#cccccc")
+        patch.set_facecolor(_color(scheme, c.schemes))
         patch.set_alpha(0.6)
     ax.set_xticks(range(1, len(c.schemes) + 1), c.schemes)
     ax.set_ylabel("time per round (ms)")
@@ -72,9 +85,9 @@ def metric_vs_time(c: Comparison, ax, column: str, label: str) -> None:
             c.series(scheme, "time_s"),
             c.series(scheme, column),
             label=scheme,
-            color=_color(scheme),
+            color=_color(scheme, c.schemes),
+            ls="--" if not _exact(c, scheme) else "-",
             lw=1.6,
-            ls="--" if scheme == "ignore" else "-",
         )
     ax.set_xlabel("wall-clock time (s)")
     ax.set_ylabel(label)
