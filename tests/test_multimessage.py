@@ -290,3 +290,28 @@ def test_row_time_emulates_work_in_proportion_to_rows(data):
         assert np.all(got >= want - 1e-3)
     with pytest.raises(ValueError, match="row_time must be a number of seconds >= 0"):
         run(code, X, y, row_time=-1.0)
+
+
+@pytest.mark.parametrize(
+    ("spec", "n", "s", "parts"),
+    [("partial-cyclic:P=4", 5, 1, 2), ("stream", 6, 2, 3), ("hetero:speeds=1,1,2,2,1,3", 6, 2, 1)],
+)
+def test_codes_show_verifies_multi_message_and_unequal_codes(capsys, spec, n, s, parts):
+    import json
+
+    from gradcode.cli import main
+
+    assert main(["codes", "show", spec, "-n", str(n), "-s", str(s), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    v = report["verification"]
+    assert v["failures"] == 0 and v["exhaustive"] and v["worst_residual"] < 1e-9
+    assert report["messages_per_worker"] == parts
+    code = gc.make_code(spec, n, s)
+    assert report["data_share"]["max"] == pytest.approx(code.work(0 if parts > 1 else 5) / code.k)
+
+
+def test_survivors_of_stragglers():
+    partial = gc.make_code("partial-cyclic:P=4", 4, 1)
+    assert partial.survivors([2]).tolist() == [True] * 5 + [False, True, True]
+    stream = gc.make_code("stream", 4, 1)
+    assert stream.survivors([0, 3]).tolist() == [False] * 2 + [True] * 4 + [False] * 2

@@ -41,7 +41,8 @@ def run_show(args: argparse.Namespace, argv: list[str] | None = None) -> int:
 
 
 def summary(code, v: Verification) -> dict:
-    sizes = np.diff(code.B_sparse.indptr)
+    sizes = np.array([len(code.partitions(i)) for i in range(code.n)])
+    share = max(code.work(i) for i in range(code.n)) / code.k
     return {
         "scheme": code.name,
         "n": code.n,
@@ -52,6 +53,8 @@ def summary(code, v: Verification) -> dict:
         "supports": [list(code.partitions(i)) for i in range(code.n)],
         "B": code.B.tolist() if code.n <= SHOW_B_UP_TO else None,
         "load": {"max": int(sizes.max()), "mean": float(sizes.mean()), "lower_bound": code.s + 1},
+        "data_share": {"max": share, "lower_bound": (code.s + 1) / code.n},
+        "messages_per_worker": code.parts,
         "verification": {
             "sets": v.sets,
             "exhaustive": v.exhaustive,
@@ -77,16 +80,23 @@ def show(code, v: Verification, report: dict) -> None:
     )
     if code.notes:
         out.print(f"[yellow]note:[/] {code.notes}")
-    load = report["load"]
+    load, share = report["load"], report["data_share"]
     out.print(
         f"load: {load['max']} partitions per worker (mean {load['mean']:.2f}); "
         f"lower bound for s={code.s}: {load['lower_bound']}"
     )
+    if code.sizes is not None or code.parts > 1:
+        out.print(
+            f"data per worker: at most {share['max']:.3g} of the data; lower bound for "
+            f"s={code.s}: (s+1)/n = {share['lower_bound']:.3g}; {code.parts} message(s) per round"
+        )
     if code.n <= SHOW_B_UP_TO:
-        table = Table("worker", "partitions", *[f"B[:, {j}]" for j in range(code.k)], box=None)
-        for i in range(code.n):
-            cells = [f"{x:.3g}" if x else "." for x in code.B[i]]
-            table.add_row(str(i), ",".join(map(str, code.partitions(i))), *cells)
+        head = "worker" if code.parts == 1 else "worker.message"
+        table = Table(head, "partitions", *[f"B[:, {j}]" for j in range(code.k)], box=None)
+        for row in range(code.messages):
+            cells = [f"{x:.3g}" if x else "." for x in code.B[row]]
+            label = str(row) if code.parts == 1 else f"{row // code.parts}.{row % code.parts}"
+            table.add_row(label, ",".join(map(str, code.message_partitions(row))), *cells)
         out.print(table)
     else:
         head = ", ".join(f"{i}:{list(code.partitions(i))}" for i in range(4))

@@ -212,6 +212,14 @@ class GradientCode:
             )
         return mask
 
+    def survivors(self, stragglers: Iterable[int]) -> Mask:
+        """The messages that arrive when the given workers are the stragglers: all messages of
+        the others (partial-straggler codes: also the stragglers' first messages)."""
+        lost = np.zeros(self.n, dtype=bool)
+        lost[list(stragglers)] = True
+        arrivals = getattr(self.decoder, "arrivals", None)
+        return arrivals(lost) if arrivals else np.repeat(~lost, self.parts)
+
     def can_decode(self, arrived: Iterable[int] | NDArray) -> bool:
         """True as soon as the arrived workers suffice to decode (FRC: one reply per group)."""
         return self.decoder.ready(self.mask(arrived))

@@ -37,6 +37,12 @@ class PartialDecoder:
     def ready(self, mask: Mask) -> bool:
         return bool(mask[0::2].all()) and self.inner.decoder.ready(mask[1::2])
 
+    def arrivals(self, lost: Mask) -> Mask:
+        """Stragglers are slow, not dead: their first messages arrive, their second ones not."""
+        out = np.ones(2 * lost.size, dtype=bool)
+        out[1::2] = ~lost
+        return out
+
     def solve(self, mask: Mask) -> Vector:
         a = np.zeros(mask.size)
         a[0::2] = 1.0

@@ -85,8 +85,7 @@ def verify(
     )
     failures, worst_res, worst_cond, worst_amp, worst_set, first = 0, 0.0, 1.0, 0.0, (), ""
     for S in sets:
-        mask = np.ones(code.n, dtype=bool)
-        mask[list(S)] = False
+        mask = code.survivors(S)
         try:
             a = code.solve_uncached(mask)
             res, amp = code.residual(a), amplification(code, a)
