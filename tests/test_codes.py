@@ -36,7 +36,12 @@ def test_exact_decode_recovers_full_gradient(case):
     code, F, seed = case
     G = np.random.default_rng(seed).standard_normal((code.k, 7))  # per-partition gradients
     messages = code.B @ G  # worker i sends sum_j B[i, j] G_j
-    a = code.decode(F)
+    try:
+        a = code.decode(F)
+    except gc.DecodingError:  # a refusal is right only if no float64 solve meets the tolerance
+        reference = gc.codes.min_norm_lstsq(code.B, code.mask(F), refine=2)
+        assert code.residual(reference) > code.tol
+        return
     assert np.all(a[np.setdiff1d(np.arange(code.n), F)] == 0)
     full = G.sum(axis=0)
     assert np.linalg.norm(a @ messages - full) <= 1e-9 * np.linalg.norm(full)
