@@ -30,7 +30,7 @@ def scenarios(n: int) -> dict[str, tuple[str, tuple[float, ...] | None]]:
             "slowdown:fraction=1;factor_low=1.5;factor_high=3;seed=1",
             None,
         ),
-        "(b) 2 persistent 2x stragglers": ("fixed:workers=0,5;factor=2;delay=0", None),
+        "(b) 2 persistent 1.5x stragglers": ("fixed:workers=0,5;factor=1.5;delay=0", None),
         "(b') 2 persistent 10x stragglers": ("fixed:workers=0,5;factor=10;delay=0", None),
         "(c) half the workers 2x slower": (
             f"fixed:workers={half};factor=2;delay=0",

@@ -195,7 +195,7 @@ def test_local_engine_stops_a_round_early_when_told(data):
     X, y = data
     seg = Segment(X[:50], y[:50], np.ones(50))
     slow = FixedStragglers(workers=(0,), delay=0.9)  # 0.3 s per message of three
-    job = WorkerJob(0, 1, (seg, seg, seg), MODEL, slow)
+    job = WorkerJob(0, 1, ((seg,), (seg,), (seg,)), MODEL, slow)
     eng = LocalEngine(1)
     try:
         eng.start([job], X.shape[1], parts=3)
@@ -318,3 +318,23 @@ def test_survivors_of_stragglers():
     assert partial.survivors([2]).tolist() == [True] * 5 + [False, True, True]
     stream = gc.make_code("stream", 4, 1)
     assert stream.survivors([0, 3]).tolist() == [False] * 2 + [True] * 4 + [False] * 2
+
+
+def test_local_engine_stops_inside_a_message_between_chunks(data):
+    """Told the round is over before its first message is done, a worker stops at the next
+    chunk boundary: it reports Idle and never sends that message."""
+    X, y = data
+    seg = Segment(X[:50], y[:50], np.ones(50))
+    slow = FixedStragglers(workers=(0,), delay=0.8)  # 0.2 s per chunk of four
+    job = WorkerJob(0, 1, ((seg, seg, seg), (seg,)), MODEL, slow)
+    eng = LocalEngine(1)
+    try:
+        eng.start([job], X.shape[1], parts=2)
+        eng.send(0, 0, np.zeros(X.shape[1]))
+        eng.round_done(0)
+        events = []
+        while not events:
+            events = eng.wait(5.0)
+        assert [type(e) for e in events] == [Idle]
+    finally:
+        eng.close()

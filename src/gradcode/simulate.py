@@ -246,7 +246,12 @@ def simulate(
         hi = min(rounds, lo + step)
         T = reply_times(delays, first_round + lo, first_round + hi, prof, t_partition, comm)
         if carryover:
-            out[lo:hi], busy = _chained(code, T, busy, overhead + gap, exact_loop)
+            C = (
+                None
+                if prof.single
+                else chunk_times(delays, first_round + lo, first_round + hi, prof, t_partition)
+            )
+            out[lo:hi], busy = _chained(code, T, busy, overhead + gap, exact_loop, C)
         else:
             out[lo:hi] = ready_times(code, T, exact_loop=exact_loop)
         if kept is not None:
@@ -261,11 +266,14 @@ def simulate(
 @dataclass(frozen=True)
 class Profile:
     """How much work precedes each message: `worker` of each message, `done` (its cumulative
-    work, in units of an average partition; inf for a slot never sent) and each worker's `work`."""
+    work, in units of an average partition; inf for a slot never sent), each worker's `work`,
+    and for multi-message codes `chunks` (n, c): the cumulative work at the end of each of a
+    worker's chunks (one per partition, in order; inf padding), where it may stop."""
 
     worker: NDArray[np.intp]
     done: NDArray[np.float64]
     work: NDArray[np.float64]
+    chunks: NDArray[np.float64] | None = None
 
     @property
     def single(self) -> bool:
@@ -276,13 +284,36 @@ def profile(code: GradientCode) -> Profile:
     """The code's message profile (partition sizes from `code.sizes`)."""
     done = np.full(code.messages, math.inf)
     work = np.zeros(code.n)
+    ends: list[list[float]] = [[] for _ in range(code.n)]
     for msg in range(code.messages):
-        held = list(code.message_partitions(msg))
-        if held:
-            i = msg // code.parts
-            work[i] += code.size_of[held].sum()
+        i = msg // code.parts
+        for j in code.message_partitions(msg):
+            work[i] += code.size_of[j]
+            ends[i].append(work[i])
+        if ends[i] and code.message_partitions(msg):
             done[msg] = work[i]
-    return Profile(np.arange(code.messages) // code.parts, done, work)
+    chunks = None
+    if code.parts > 1:
+        chunks = np.full((code.n, max(map(len, ends))), math.inf)
+        for i, e in enumerate(ends):
+            chunks[i, : len(e)] = e
+    return Profile(np.arange(code.messages) // code.parts, done, work, chunks)
+
+
+def chunk_times(
+    delays: DelayModel, lo: int, hi: int, prof: Profile, t_partition: float | DelayModel
+) -> NDArray[np.float64]:
+    """(hi-lo, n, c): when each chunk of a multi-message worker ends, after its round starts
+    (the same draws as `reply_times`, without the message's comm)."""
+    rounds, n = np.arange(lo, hi), prof.work.size
+    extra, factor = sample_many(delays, rounds, n)
+    sent = np.isfinite(prof.chunks)
+    done = np.where(sent, prof.chunks, 0.0)
+    share = done / np.maximum(prof.work, 1e-300)[:, None]
+    tp = np.broadcast_to(_per_worker(t_partition, rounds, n), factor.shape)
+    C = (factor * tp)[..., None] * done + extra[..., None] * share
+    C[:, ~sent] = math.inf
+    return C
 
 
 def reply_times(
@@ -329,12 +360,15 @@ def _per_worker(x: float | DelayModel, rounds: np.ndarray, n: int):
     return sample_many(x, rounds, n)[0]
 
 
-def _chained(code, T: Times, busy: np.ndarray, between: float, exact_loop: bool):
+def _chained(
+    code, T: Times, busy: np.ndarray, between: float, exact_loop: bool, C: np.ndarray | None
+):
     """Round ends of chained rounds (carryover), as the runtime runs them.
 
     busy[i]: when worker i finishes its current job, relative to the round's broadcast (<= 0:
     idle). A busy worker gets the round's parameters when it finishes, if the round has not
-    ended by then; else it never works on that round. T is rewritten to the rounds' reply
+    ended by then; else it never works on that round. A multi-message worker (chunk ends C)
+    stops at its first chunk end after the round's end. T is rewritten to the rounds' reply
     times (+inf for a round a worker never started).
     """
     ends = np.empty(T.shape[0])
@@ -348,10 +382,12 @@ def _chained(code, T: Times, busy: np.ndarray, between: float, exact_loop: bool)
         if math.isinf(end):  # the round never decodes: nothing after it starts
             busy = np.full(busy.shape, math.inf)
             continue
-        # free after the message in flight at the round's end (it stops there; one sent at the
-        # very end is followed by the next: the worker could not know yet), else after its last
+        # free after the chunk in flight at the round's end (it stops there; a chunk ending at
+        # the very end is followed by the next: the worker could not know yet), else after its
+        # last message
         R = reply.reshape(n, parts)
-        after = np.where(end < R, R, math.inf).min(axis=1)
+        ends_of = R if C is None else start[:, None] + C[r]
+        after = np.where(end < ends_of, ends_of, math.inf).min(axis=1)
         last = np.where(np.isfinite(R), R, -math.inf).max(axis=1)
         free = np.where(np.isfinite(after), after, last)
         busy = np.where(started, free, busy) - (end + between)

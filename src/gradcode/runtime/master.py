@@ -41,17 +41,23 @@ def make_jobs(
 ) -> list[WorkerJob]:
     """Split the m rows into k partitions (in the code's relative `sizes`, else sizes differing
     by at most one) and give worker i, per message slot, the rows of that row of B's partitions,
-    each row weighted by B[msg, j]."""
+    each row weighted by B[msg, j]: one chunk for single-message codes, a chunk per partition
+    for multi-message codes (their workers may stop between chunks)."""
     parts = split_rows(X.shape[0], code.k, code.sizes)
+
+    def segment(msg: int, held: tuple[int, ...]) -> Segment:
+        rows, w = worker_rows(held, code.B[msg], parts)
+        return Segment(X[rows], y[rows], w)
+
     jobs = []
     for i in range(code.n):
-        segments = []
+        messages: list[tuple[Segment, ...] | None] = []
         for msg in range(i * code.parts, (i + 1) * code.parts):
             held = code.message_partitions(msg)
-            rows, w = worker_rows(held, code.B[msg], parts)
-            segments.append(Segment(X[rows], y[rows], w) if held else None)
+            chunks = [held] if code.parts == 1 else [(j,) for j in held]
+            messages.append(tuple(segment(msg, c) for c in chunks) if held else None)
         mine = tuple(f for f in faults if f.worker == i)
-        jobs.append(WorkerJob(i, code.n, tuple(segments), model, delay, mine, row_time))
+        jobs.append(WorkerJob(i, code.n, tuple(messages), model, delay, mine, row_time))
     return jobs
 
 

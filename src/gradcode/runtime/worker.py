@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,52 +27,75 @@ def limit_blas_threads(n_workers: int) -> None:
 
 @dataclass(frozen=True)
 class Segment:
-    """The rows behind one message and their weights B[msg, partition of the row]."""
+    """Rows of one message (or of one chunk of it) and their weights B[msg, partition of row]."""
 
     X: object  # ndarray or scipy CSR
     y: np.ndarray
     w: np.ndarray
 
 
+Message = tuple[Segment, ...]  # the chunks of one message, computed in order
+
+
+def never_stop() -> bool:
+    """The `stop` of single-message codes: their one message is always finished."""
+    return False
+
+
 @dataclass
 class WorkerJob:
-    """What worker `worker` holds: one `Segment` per message slot of the code (None: a slot it
-    never sends). A message is the gradient of its segment's B-weighted loss, one pass over its
-    rows; single-message codes have one segment, the union of the worker's partitions.
+    """What worker `worker` holds: per message slot of the code, the chunks (`Segment`s) of that
+    message, or None for a slot it never sends. A message is the sum of its chunks' B-weighted
+    loss gradients. Single-message codes have one message of one chunk, the union of the
+    worker's partitions (one pass); multi-message codes have a chunk per partition, and their
+    workers can stop between chunks once the master has decoded the round.
     """
 
     worker: int
     n: int
-    segments: tuple[Segment | None, ...]
+    messages: tuple[Message | None, ...]
     model: Model
     delay: DelayModel = field(default_factory=NoDelay)
     faults: tuple[Fault, ...] = ()
     row_time: float = 0.0  # emulated seconds of work per row (slowed by the delay factor too)
 
     def run(
-        self, round: int, theta: np.ndarray, out: np.ndarray
+        self,
+        round: int,
+        theta: np.ndarray,
+        out: np.ndarray,
+        stop: Callable[[], bool] = never_stop,
     ) -> Iterator[tuple[int, float, bool]]:
         """Compute the messages in order, message p into out[p]; after each yield
-        (p, compute_s, last). The injected delay is really waited out: the slowdown factor on
-        each message's compute (and on the emulated `row_time` per row), the extra seconds
-        spread over the messages by their rows.
+        (p, compute_s, last). The injected delay is really waited out, chunk by chunk: the
+        slowdown factor on each chunk's compute (and on the emulated `row_time` per row), the
+        extra seconds spread over the chunks by their rows.
 
-        The caller may stop iterating early (the master no longer needs this round)."""
+        Before every chunk `stop()` is asked; when true (the master no longer needs this round)
+        the iteration ends before the last message: the worker is idle."""
         for fault in self.faults:
             if fault.round <= round:  # a straggler may never be sent the fault's own round
                 fault.strike()
         extra, factor = self.delay.sample(round, self.n)
         extra, factor = extra[self.worker], factor[self.worker]
-        todo = [p for p, seg in enumerate(self.segments) if seg is not None]
-        rows = sum(self.segments[p].y.size for p in todo) or 1
+        todo = [p for p, chunks in enumerate(self.messages) if chunks is not None]
+        rows = sum(seg.y.size for p in todo for seg in self.messages[p]) or 1
         kw = {"round": round} if getattr(self.model, "takes_round", False) else {}  # coded SGD
         for p in todo:
-            seg = self.segments[p]
-            t0 = time.perf_counter()
-            out[p] = self.model.grad(theta, seg.X, seg.y, seg.w, **kw) if seg.y.size else 0.0
-            compute_s = time.perf_counter() - t0
-            emulated = self.row_time * seg.y.size
-            wait = extra * seg.y.size / rows + (factor - 1.0) * compute_s + factor * emulated
-            if wait > 0:
-                time.sleep(wait)
+            compute_s = 0.0
+            for c, seg in enumerate(self.messages[p]):
+                if stop():
+                    return
+                t0 = time.perf_counter()
+                g = self.model.grad(theta, seg.X, seg.y, seg.w, **kw) if seg.y.size else 0.0
+                if c:
+                    out[p] += g
+                else:
+                    out[p] = g
+                spent = time.perf_counter() - t0
+                compute_s += spent
+                emulated = self.row_time * seg.y.size
+                wait = extra * seg.y.size / rows + (factor - 1.0) * spent + factor * emulated
+                if wait > 0:
+                    time.sleep(wait)
             yield p, compute_s, p == todo[-1]

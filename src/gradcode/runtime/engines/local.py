@@ -23,7 +23,7 @@ from multiprocessing.shared_memory import SharedMemory
 import numpy as np
 
 from ..messages import Event, Idle, Reply, WorkerDied
-from ..worker import WorkerJob, limit_blas_threads
+from ..worker import WorkerJob, limit_blas_threads, never_stop
 
 
 def _serve(job: WorkerJob, conn: Connection, params, results, done) -> None:
@@ -32,12 +32,14 @@ def _serve(job: WorkerJob, conn: Connection, params, results, done) -> None:
     limit_blas_threads(job.n)
     i = job.worker
     try:
+        multi = len(job.messages) > 1
         while (task := conn.recv()) is not None:
-            for part, compute_s, last in job.run(task, params[i], results[i]):
+            last = False
+            stop = (lambda: done.value >= task) if multi else never_stop  # noqa: B023 (this task)
+            for part, compute_s, last in job.run(task, params[i], results[i], stop):
                 conn.send(("reply", task, part, compute_s, last))
-                if not last and done.value >= task:
-                    conn.send(("idle", task))
-                    break
+            if not last:  # stopped early: the master had finished the round
+                conn.send(("idle", task))
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass  # master went away
     except BaseException:

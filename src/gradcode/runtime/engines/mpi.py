@@ -50,7 +50,7 @@ import numpy as np  # noqa: E402
 from mpi4py import MPI  # noqa: E402
 
 from ..messages import Event, Idle, Reply, WorkerDied  # noqa: E402
-from ..worker import WorkerJob, limit_blas_threads  # noqa: E402
+from ..worker import WorkerJob, limit_blas_threads, never_stop  # noqa: E402
 
 MASTER = 0
 # Message kinds: fixed tags, never computed from rounds or workers.
@@ -60,6 +60,7 @@ START_TIMEOUT = float(os.environ.get("GRADCODE_MPI_START_TIMEOUT", "120"))
 MAX_NAP = 1e-3  # longest sleep between two polls for a task or a reply (seconds)
 IDLE_NAP = 0.01  # the same between sessions
 CHILD_POLL = 0.05  # how often a busy worker rank looks for STOP/KILL (seconds)
+CHILD_POLL_MULTI = 0.002  # ... and for DONE, which its multi-message worker checks per chunk
 _HDR = 5  # reply header: session, round, compute_s, part, last (float64)
 _EMPTY = np.empty(0, dtype=np.float64)
 _state = {"session": 0, "atexit": False, "unclean": ""}
@@ -473,6 +474,7 @@ class _Session:
             _header(slot)[0] = session
         self.task[-1] = -1  # no round finished yet
         self.idle = np.array([session, 0, 0, -1, 1], dtype=np.float64)  # header: stopped early
+        self.poll = CHILD_POLL_MULTI if parts > 1 else CHILD_POLL
         self.child: _Child | None = None
         self.dead = ""
         try:
@@ -511,7 +513,7 @@ class _Session:
         child.go()
         status = MPI.Status()
         while True:
-            outcome = child.poll(CHILD_POLL)
+            outcome = child.poll(self.poll)
             if isinstance(outcome, int):  # a message is ready in that slot
                 reply = self.reply[outcome]
                 self.comm.Send([reply, MPI.BYTE], MASTER, REPLY)
@@ -642,15 +644,16 @@ def _child_main(
                 os.close(fd)
         d = task.size - 2
         out = np.zeros((reply.shape[0], d), dtype)
+        multi = len(job.messages) > 1
         while os.read(rfd, 1) == b"g":
-            round_ = int(task[0])
-            for slot, (part, compute_s, last) in enumerate(job.run(round_, task[1:-1], out)):
+            round_, last = int(task[0]), False
+            stop = (lambda: task[-1] >= round_) if multi else never_stop  # noqa: B023 (this task)
+            for slot, (part, compute_s, last) in enumerate(job.run(round_, task[1:-1], out, stop)):
                 _payload(reply[slot], d, dtype)[:] = out[part]
                 _header(reply[slot])[1:] = round_, compute_s, part, last
                 os.write(wfd, b"d" + struct.pack("<I", slot))
-                if not last and task[-1] >= round_:
-                    os.write(wfd, b"i")
-                    break
+            if not last:  # stopped early: the master had finished the round (DONE)
+                os.write(wfd, b"i")
         code = 0
     except BaseException:
         text = traceback.format_exc().encode("utf-8", "replace")[-ERROR_MAX // 2 :]
