@@ -255,10 +255,10 @@ def test_simulated_hetero_allocation_evens_out_two_speeds():
 
 # ---- compare and CLI ---------------------------------------------------------------------------
 def test_compare_runs_multi_message_codes_with_the_same_trajectory(tmp_path):
-    from gradcode.cli.compare import split_schemes
     from gradcode.experiments import compare, load_config
+    from gradcode.spec import split_specs
 
-    schemes = split_schemes("naive,stream,partial-cyclic:P=4,hetero:speeds=1,1,2,2")
+    schemes = split_specs("naive,stream,partial-cyclic:P=4,hetero:speeds=1,1,2,2")
     assert schemes == ["naive", "stream", "partial-cyclic:P=4", "hetero:speeds=1,1,2,2"]
     config = load_config(
         None,

@@ -32,6 +32,18 @@ def format_spec(name: str, kw: dict[str, Value]) -> str:
     return f"{name}:{';'.join(items)}" if items else name
 
 
+def split_specs(text: str) -> list[str]:
+    """Comma-separated specs; a number after a comma continues the previous spec's tuple
+    ("naive,hetero:speeds=1,2,2,cyclic" -> naive, hetero:speeds=1,2,2, cyclic)."""
+    out: list[str] = []
+    for token in (t.strip() for t in text.split(",")):
+        if out and (token[:1].isdigit() or token[:1] in ".-") and "=" in out[-1]:
+            out[-1] += "," + token
+        else:
+            out.append(token)
+    return out
+
+
 def _number(text: str, what: str, spec: str) -> float | int:
     try:
         return int(text)

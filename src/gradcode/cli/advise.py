@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..simulate import SCHEMES, Advice, advise, plot_advice
+from ..spec import split_specs
 from .simulate import add_model_options, delay_from, ms, timing
 
 
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     advice = advise(
         n,
         delays,
-        schemes=[s.strip() for s in args.schemes.split(",") if s.strip()],
+        schemes=split_specs(args.schemes),
         s_values=s_values(args.s_values, n),
         rounds=rounds,
         seed=args.seed,

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..spec import split_specs
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="run several schemes under the same stragglers and compare")
@@ -69,7 +71,7 @@ def config_from(args: argparse.Namespace):
             raise ValueError(f"--dataset-params must be a JSON object: {e}") from None
     return load_config(
         args.config,
-        schemes=split_schemes(args.schemes) if args.schemes else None,
+        schemes=split_specs(args.schemes) if args.schemes else None,
         n=args.n,
         s=args.s,
         dataset=args.dataset,
@@ -87,18 +89,6 @@ def config_from(args: argparse.Namespace):
         message_dtype=args.message_dtype,
         row_time=args.row_time,
     )
-
-
-def split_schemes(text: str) -> list[str]:
-    """Comma-separated scheme specs; a number after a comma continues the previous spec's tuple
-    ("naive,hetero:speeds=1,2,2,cyclic" -> naive, hetero:speeds=1,2,2, cyclic)."""
-    out: list[str] = []
-    for token in (t.strip() for t in text.split(",")):
-        if out and (token[:1].isdigit() or token[:1] in ".-") and "=" in out[-1]:
-            out[-1] += "," + token
-        else:
-            out.append(token)
-    return out
 
 
 def run_compare(args: argparse.Namespace, argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ from rich.table import Table
 from ..codes import SCHEMES, make_code
 from ..delays import DelayModel, TraceDelay, parse_delay
 from ..simulate import expected_round_time, plot_round_times, simulate
+from ..spec import split_specs
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
@@ -93,7 +94,7 @@ def ms(x: float | None) -> str:
 
 def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     delays, n, rounds = delay_from(args, 10_000)
-    names = [s.strip() for s in args.scheme.split(",") if s.strip()]
+    names = split_specs(args.scheme)
     codes = [make_code(name, n, 0 if name == "naive" else args.s, seed=args.seed) for name in names]
     sims, closed = [], []
     for code in codes:

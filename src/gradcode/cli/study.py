@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from ..spec import split_specs
 from ..study import DEFAULT_SCHEMES, Study, plot_study, study
 
 
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         ts,
         samples=args.samples,
         seed=args.seed,
-        schemes=[s.strip() for s in args.schemes.split(",") if s.strip()],
+        schemes=split_specs(args.schemes),
     )
     show(result)
     err = Console(stderr=True, highlight=False)
