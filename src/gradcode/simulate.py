@@ -282,22 +282,18 @@ class Profile:
 
 def profile(code: GradientCode) -> Profile:
     """The code's message profile (partition sizes from `code.sizes`)."""
-    done = np.full(code.messages, math.inf)
-    work = np.zeros(code.n)
-    ends: list[list[float]] = [[] for _ in range(code.n)]
-    for msg in range(code.messages):
-        i = msg // code.parts
-        for j in code.message_partitions(msg):
-            work[i] += code.size_of[j]
-            ends[i].append(work[i])
-        if ends[i] and code.message_partitions(msg):
-            done[msg] = work[i]
+    support = code.B_sparse.copy()
+    support.data[:] = 1.0
+    per_message = support @ code.size_of  # work of each message's own partitions
+    cum = np.cumsum(per_message.reshape(code.n, code.parts), axis=1)
+    done = np.where(per_message > 0, cum.ravel(), math.inf)
     chunks = None
-    if code.parts > 1:
-        chunks = np.full((code.n, max(map(len, ends))), math.inf)
-        for i, e in enumerate(ends):
-            chunks[i, : len(e)] = e
-    return Profile(np.arange(code.messages) // code.parts, done, work, chunks)
+    if code.parts > 1:  # a chunk per partition, in compute order
+        sizes = [code.size_of[list(code.partitions(i))] for i in range(code.n)]
+        chunks = np.full((code.n, max(map(len, sizes))), math.inf)
+        for i, size in enumerate(sizes):
+            chunks[i, : size.size] = np.cumsum(size)
+    return Profile(np.arange(code.messages) // code.parts, done, cum[:, -1].copy(), chunks)
 
 
 def chunk_times(

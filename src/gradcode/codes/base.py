@@ -175,6 +175,8 @@ class GradientCode:
     @property
     def load(self) -> int:
         """Most partitions held by one worker (the paper's lower bound for exact codes is s+1)."""
+        if self.parts == 1:
+            return int(np.diff(self.B_sparse.indptr).max())
         return max(len(self.partitions(i)) for i in range(self.n))
 
     def work(self, i: int) -> float:
