@@ -141,6 +141,12 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         f"{len(wall)} rounds: median {np.median(wall) * 1e3:.1f} ms, mean {wall.mean() * 1e3:.1f} ms"
         f", p95 {np.percentile(wall, 95) * 1e3:.1f} ms; final loss {result.rounds[-1].loss:.6f}"
     )
+    errors = np.array([r.error for r in result.rounds])
+    if not code.exact or errors.max() > 1e-20:  # approximate, or a deadline cut a round short
+        console.print(
+            f"decoding error ||aᵀB-1||²/k: mean {errors.mean():.3g}, max {errors.max():.3g} "
+            "(0: exact)"
+        )
     if result.dead:
         console.print(f"dead workers (treated as stragglers): {sorted(result.dead)}")
     console.print(f"results written to {args.out}")
