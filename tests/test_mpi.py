@@ -35,7 +35,7 @@ _spec.loader.exec_module(common)
 
 SCHEMES = ("naive", "frc", "cyclic", "cyclic-mds")
 CASES = [f"{s}-{c}" for s in SCHEMES for c in ("stragglers", "killed")] + ["cyclic-hang-raise"]
-CASES += [f"{name}-stragglers" for name in common.MULTI] + ["stream-killed"]
+CASES += [f"{name}-stragglers" for name in common.MULTI] + ["stream-killed", "stream-steady"]
 FLOAT32 = ["cyclic-mds-float32", "stream-float32"]
 
 
@@ -127,6 +127,14 @@ def test_float32_messages_stay_within_float32_rounding(trajectories: Path, case:
     got, want = np.load(trajectories / f"{case}.npy"), reference()
     err = np.max(np.abs(got - want)) / np.max(np.abs(want))
     assert 1e-12 < err <= 1e-5  # float32 rounding is there, and small
+
+
+def test_multi_message_workers_stop_when_the_round_is_decoded(trajectories: Path) -> None:
+    """stream, every worker 0.03 s per chunk: the master decodes from the first chunks and its
+    DONE makes the workers stop early (without it they would send every message)."""
+    stopped = json.loads((trajectories / "stopped.json").read_text())
+    assert stopped["stream-steady"] > 0
+    assert stopped["cyclic-stragglers"] == 0  # single messages are never cut short
 
 
 def test_dead_workers_are_reported(trajectories: Path) -> None:

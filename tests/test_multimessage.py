@@ -161,6 +161,15 @@ def test_s_killed_workers_are_survived(data, spec):
     assert sorted(result.dead) == [1, 3]
 
 
+def test_workers_stop_early_once_a_round_is_decoded(data):
+    X, y = data
+    steady = FixedStragglers(workers=tuple(range(5)), delay=0.09)  # 0.03 s per chunk of three
+    result = run("stream", X, y, n=5, s=2, delay=steady, rounds=4)
+    assert rel_err(result, reference(X, y, rounds=4)) <= 1e-9
+    assert sum(r.stopped for r in result.rounds) > 0  # told, they stopped before their last
+    assert all(r.messages >= 5 for r in result.rounds)
+
+
 def test_partial_code_cannot_lose_a_worker(data):
     X, y = data
     with pytest.raises(TrainingError, match="the first message of all n=5 workers"):

@@ -44,11 +44,18 @@ for name, spec in MULTI.items():
 cases["stream-killed"] = ("stream", S, {"faults": [Fault(1, 2), Fault(4, 5)], "delay": steady})
 cases["cyclic-mds-float32"] = ("cyclic-mds", S, {"delay": slow, "message_dtype": "float32"})
 cases["stream-float32"] = ("stream", S, {"delay": slow, "message_dtype": "float32"})
-dead = {}
+cases["stream-steady"] = (
+    "stream",
+    S,
+    {"delay": FixedStragglers(workers=tuple(range(N)), delay=0.09)},
+)
+dead, stopped = {}, {}
 for name, (scheme, s, kw) in cases.items():
     res = gc.train(scheme, X, y, n=N, s=s, **gd_kwargs(**kw))
     assert res.status == "ok", (name, res.status, res.error)
     np.save(out / f"{name}.npy", np.stack(res.params))
     dead[name] = {str(w): why for w, why in res.dead.items()}
+    stopped[name] = sum(r.stopped for r in res.rounds)
 (out / "dead.json").write_text(json.dumps(dead, indent=1))
+(out / "stopped.json").write_text(json.dumps(stopped, indent=1))
 print("trajectories: done", flush=True)

@@ -165,13 +165,14 @@ class _Loop:
         self.round_timeout, self.deadline, self.result = round_timeout, deadline, result
         self.live = np.ones(code.n, dtype=bool)
         self.busy = np.zeros(code.n, dtype=bool)
+        self.stale = self.stopped = 0
 
     def run(self, X, y, theta, rounds, eval_every, on_round) -> None:
         model, result, m = self.model, self.result, X.shape[0]
         state = self.opt.init(theta)
         for t in range(rounds):
             t0 = time.perf_counter()
-            a, vectors, arrival, compute, count = self.gather(t, t0, theta)
+            a, vectors, arrival, compute = self.gather(t, t0, theta)
             self.eng.round_done(t)
             used = np.flatnonzero(a)
             g = np.zeros_like(theta)
@@ -194,7 +195,9 @@ class _Loop:
                 self.code.residual(a),
                 loss,
                 error,
-                count,
+                len(vectors),
+                self.stale,
+                self.stopped,
             )
             result.rounds.append(record)
             result.theta = theta
@@ -208,8 +211,10 @@ class _Loop:
 
     def gather(self, t: int, t0: float, theta: np.ndarray):
         """Messages of round t until the code decodes (or the deadline passes): the decoding
-        vector a, the messages by id, per-worker arrival and compute times, messages received."""
+        vector a, the messages by id, per-worker arrival and compute times. Counts the stale
+        messages and early stops of older rounds seen meanwhile (`self.stale`, `self.stopped`)."""
         code, eng, live, busy, result = self.code, self.eng, self.live, self.busy, self.result
+        self.stale = self.stopped = 0
         for i in np.flatnonzero(live & ~busy):
             eng.send(int(i), t, theta)
         busy[live] = True
@@ -222,13 +227,7 @@ class _Loop:
         while not code.can_decode(arrived):
             now = time.perf_counter()
             if now >= soft and arrived.any():
-                return (
-                    code.decode(arrived, best_effort=True),
-                    vectors,
-                    arrival,
-                    compute,
-                    len(vectors),
-                )
+                return code.decode(arrived, best_effort=True), vectors, arrival, compute
             if not code.can_decode(arrived | np.repeat(live, code.parts)):
                 _fail(code, t, result, f"workers {sorted(result.dead)} are dead")
             if now >= timeout:
@@ -253,10 +252,13 @@ class _Loop:
                     vectors[msg] = ev.vector
                     arrival[i] = time.perf_counter() - t0
                     compute[i] = np.nansum([compute[i], ev.compute_s])
-                elif not busy[i]:  # stale and idle: hand the worker the newest parameters
+                    continue
+                self.stale += isinstance(ev, Reply)
+                self.stopped += isinstance(ev, Idle)
+                if not busy[i]:  # an older round's and idle: hand it the newest parameters
                     eng.send(i, t, theta)
                     busy[i] = True
-        return code.decode(arrived), vectors, arrival, compute, len(vectors)
+        return code.decode(arrived), vectors, arrival, compute
 
 
 def _fail(code: GradientCode, t: int, result: Result, why: str):

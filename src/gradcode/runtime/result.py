@@ -24,6 +24,8 @@ class RoundRecord:
     loss: float = math.nan  # training objective at the round's parameters (outside the timing)
     error: float = 0.0  # ||aᵀB - 1||²/k: 0 for an exact decode (see GradientCode.error)
     messages: int = 0  # messages of this round that arrived before the decode
+    stale: int = 0  # messages of earlier rounds that arrived meanwhile (dropped)
+    stopped: int = 0  # workers that reported stopping an earlier round early (multi-message)
 
 
 @dataclass
@@ -58,6 +60,8 @@ class Result:
                     "loss",
                     "error",
                     "messages",
+                    "stale",
+                    "stopped",
                 ]
             )
             for r in self.rounds:
@@ -72,6 +76,8 @@ class Result:
                         _num(r.loss),
                         r.error,
                         r.messages,
+                        r.stale,
+                        r.stopped,
                     ]
                 )
         with open(out / "workers.csv", "w", newline="") as f:
