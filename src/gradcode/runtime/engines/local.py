@@ -5,7 +5,7 @@ the message dtype) in two shared segments; the master writes a worker's paramete
 that worker is idle, so no read is ever torn. Notices (task, reply, idle, error) travel over one
 pipe per worker; the master waits on the pipes and the process sentinels together, so a dead
 worker is seen at once. One shared integer holds the last round the master finished: a worker
-between two messages of an older round stops there. Workers are forked (POSIX).
+between two chunks of an older round stops there. Workers are forked (POSIX).
 """
 
 from __future__ import annotations
