@@ -29,7 +29,7 @@ except ImportError as e:  # pragma: no cover - exercised by simulating torch's a
         'pip install "gradcode[torch]"'
     ) from e
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+from .models.torch import DTYPES  # noqa: E402 (after the clear error without torch)
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,8 @@ class _TorchOptimizer:
     def __post_init__(self) -> None:
         if not callable(self.lr):
             _positive("lr", self.lr)
-        if self.dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got dtype={self.dtype!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got dtype={self.dtype!r}")
 
     def _make(self, p: torch.Tensor, lr: float) -> torch.optim.Optimizer:
         raise NotImplementedError
@@ -57,7 +57,7 @@ class _TorchOptimizer:
     def step(
         self, theta: np.ndarray, g: np.ndarray, state: OptState
     ) -> tuple[np.ndarray, OptState]:
-        dtype = _DTYPES[self.dtype]
+        dtype = DTYPES[self.dtype]
         p = torch.tensor(np.asarray(theta), dtype=dtype)
         p.grad = torch.tensor(np.asarray(g), dtype=dtype)
         opt = self._make(p, learning_rate(self.lr, state.step))

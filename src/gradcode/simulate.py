@@ -38,8 +38,7 @@ from numpy.typing import NDArray
 from scipy import special, stats
 
 from .codes import GradientCode, make_code
-from .codes.approx import LeastSquaresDecoder
-from .codes.decoders import GroupDecoder, NullSpaceDecoder, UniformDecoder
+from .codes.decoders import AtLeast, GroupDecoder, NullSpaceDecoder
 from .codes.partial import PartialDecoder
 from .delays import (
     DelayModel,
@@ -121,10 +120,9 @@ def _partial_rule(d: PartialDecoder) -> Rule | None:
 
 RULES: dict[type, Callable[[object], Rule]] = {
     PartialDecoder: _partial_rule,
-    UniformDecoder: lambda d: KthArrival(d.need),
+    AtLeast: lambda d: KthArrival(d.need),  # uncoded and approximate codes
     NullSpaceDecoder: lambda d: KthArrival(d.need),
     GroupDecoder: lambda d: OnePerGroup(d.group, d.n_groups),
-    LeastSquaresDecoder: lambda d: KthArrival(d.need),
 }
 
 
@@ -244,13 +242,8 @@ def simulate(
     step = max(1, BLOCK_ELEMENTS // code.messages)
     for lo in range(0, rounds, step):
         hi = min(rounds, lo + step)
-        T = reply_times(delays, first_round + lo, first_round + hi, prof, t_partition, comm)
+        T, C = _times(delays, first_round + lo, first_round + hi, prof, t_partition, comm)
         if carryover:
-            C = (
-                None
-                if prof.single
-                else chunk_times(delays, first_round + lo, first_round + hi, prof, t_partition)
-            )
             out[lo:hi], busy = _chained(code, T, busy, overhead + gap, exact_loop, C)
         else:
             out[lo:hi] = ready_times(code, T, exact_loop=exact_loop)
@@ -265,88 +258,77 @@ def simulate(
 
 @dataclass(frozen=True)
 class Profile:
-    """How much work precedes each message: `worker` of each message, `done` (its cumulative
-    work, in units of an average partition; inf for a slot never sent), each worker's `work`,
-    and for multi-message codes `chunks` (n, c): the cumulative work at the end of each of a
-    worker's chunks (one per partition, in order; inf padding), where it may stop."""
+    """How much work each worker does, in units of an average partition: `work` (n,), and for
+    multi-message codes `chunks` (n, c), the cumulative work at the end of each of a worker's
+    chunks (one per partition, in order; inf padding: where it may stop) and `last` (n*parts,),
+    the chunk that ends each message (-1: a slot never sent)."""
 
-    worker: NDArray[np.intp]
-    done: NDArray[np.float64]
     work: NDArray[np.float64]
     chunks: NDArray[np.float64] | None = None
+    last: NDArray[np.intp] | None = None
 
     @property
     def single(self) -> bool:
-        return self.worker.size == self.work.size
+        return self.chunks is None
 
 
 def profile(code: GradientCode) -> Profile:
-    """The code's message profile (partition sizes from `code.sizes`)."""
+    """The code's work profile (partition sizes from `code.sizes`)."""
     support = code.B_sparse.copy()
     support.data[:] = 1.0
     per_message = support @ code.size_of  # work of each message's own partitions
-    cum = np.cumsum(per_message.reshape(code.n, code.parts), axis=1)
-    done = np.where(per_message > 0, cum.ravel(), math.inf)
-    chunks = None
-    if code.parts > 1:  # a chunk per partition, in compute order
-        sizes = [code.size_of[list(code.partitions(i))] for i in range(code.n)]
-        chunks = np.full((code.n, max(map(len, sizes))), math.inf)
-        for i, size in enumerate(sizes):
-            chunks[i, : size.size] = np.cumsum(size)
-    return Profile(np.arange(code.messages) // code.parts, done, cum[:, -1].copy(), chunks)
-
-
-def chunk_times(
-    delays: DelayModel, lo: int, hi: int, prof: Profile, t_partition: float | DelayModel
-) -> NDArray[np.float64]:
-    """(hi-lo, n, c): when each chunk of a multi-message worker ends, after its round starts
-    (the same draws as `reply_times`, without the message's comm)."""
-    rounds, n = np.arange(lo, hi), prof.work.size
-    extra, factor = sample_many(delays, rounds, n)
-    sent = np.isfinite(prof.chunks)
-    done = np.where(sent, prof.chunks, 0.0)
-    share = done / np.maximum(prof.work, 1e-300)[:, None]
-    tp = np.broadcast_to(_per_worker(t_partition, rounds, n), factor.shape)
-    C = (factor * tp)[..., None] * done + extra[..., None] * share
-    C[:, ~sent] = math.inf
-    return C
+    work = per_message.reshape(code.n, code.parts).sum(axis=1)
+    if code.parts == 1:
+        return Profile(work)
+    counts = np.diff(code.B_sparse.indptr).reshape(code.n, code.parts)  # chunks per message
+    last = np.where(counts > 0, np.cumsum(counts, axis=1) - 1, -1).ravel()
+    sizes = [code.size_of[list(code.partitions(i))] for i in range(code.n)]
+    chunks = np.full((code.n, max(map(len, sizes))), math.inf)
+    for i, size in enumerate(sizes):
+        chunks[i, : size.size] = np.cumsum(size)
+    return Profile(work, chunks, last)
 
 
 def reply_times(
     delays: DelayModel,
     lo: int,
     hi: int,
-    prof: Profile | np.ndarray,
+    prof: Profile,
     t_partition: float | DelayModel,
     comm: float | DelayModel,
 ) -> Times:
-    """T (hi-lo, n*parts) for rounds lo..hi-1: done * t_partition * factor + extra * done/work
-    + comm (for single messages: work * t_partition * factor + extra + comm).
+    """T (hi-lo, n*parts) for rounds lo..hi-1: work * t_partition * factor + extra + comm for
+    single messages; for multi-message codes the end of each message's last chunk plus comm.
 
-    `prof` is a `Profile`, or each worker's work for single messages. t_partition and comm are
-    seconds, or delay models whose extra draws give each worker's."""
-    if not isinstance(prof, Profile):
-        work = np.asarray(prof, dtype=float)
-        prof = Profile(np.arange(work.size), work, work)
+    t_partition and comm are seconds, or delay models whose extra draws give each worker's."""
+    return _times(delays, lo, hi, prof, t_partition, comm)[0]
+
+
+def _times(delays, lo, hi, prof: Profile, t_partition, comm) -> tuple[Times, np.ndarray | None]:
+    """Message times T and, for multi-message codes, chunk ends C (hi-lo, n, c) after each
+    round's start: done * t_partition * factor + extra * done/work, from one set of draws."""
     rounds, n = np.arange(lo, hi), prof.work.size
     extra, factor = sample_many(delays, rounds, n)
-    w = prof.worker
+    tp = _per_worker(t_partition, rounds, n)
+    C = None
     if prof.single:
         out = factor if factor.flags.writeable else None
-        T = np.multiply(factor, _per_worker(t_partition, rounds, n) * prof.work, out=out)
+        T = np.multiply(factor, tp * prof.work, out=out)
         T += extra
+        w = slice(None)
     else:
-        sent = np.isfinite(prof.done)
-        done = np.where(sent, prof.done, 0.0)
-        share = np.divide(done, prof.work[w], out=np.zeros_like(done), where=prof.work[w] > 0)
-        T = (
-            factor[:, w] * (_per_worker(t_partition, rounds, n)[..., w] * done)
-            + extra[:, w] * share
-        )
-        T[:, ~sent] = math.inf
+        sent = np.isfinite(prof.chunks)
+        done = np.where(sent, prof.chunks, 0.0)
+        share = done / np.maximum(prof.work, 1e-300)[:, None]
+        C = (factor * np.broadcast_to(tp, factor.shape))[..., None] * done
+        C += extra[..., None] * share
+        C[:, ~sent] = math.inf
+        w = np.arange(prof.last.size) // (prof.last.size // n)
+        T = C[:, w, np.maximum(prof.last, 0)]
+        T[:, prof.last < 0] = math.inf
     if not isinstance(comm, Real) or comm:
         T += _per_worker(comm, rounds, n)[..., w]
-    return T
+    return T, C
 
 
 def _per_worker(x: float | DelayModel, rounds: np.ndarray, n: int):

@@ -44,6 +44,19 @@ def split_specs(text: str) -> list[str]:
     return out
 
 
+def int_ranges(text: str, option: str) -> list[int]:
+    """'0-4' or '0,1,3' (or both, '0-2,5') -> the sorted distinct integers; `option` names the
+    command-line option in the error."""
+    values: list[int] = []
+    try:
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            lo, dash, hi = part.partition("-")
+            values += range(int(lo), int(hi) + 1) if dash else [int(lo)]
+    except ValueError:
+        raise ValueError(f"{option} must look like '0-4' or '0,1,3', got {text!r}") from None
+    return sorted(set(values))
+
+
 def _number(text: str, what: str, spec: str) -> float | int:
     try:
         return int(text)

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..simulate import SCHEMES, Advice, advise, plot_advice
-from ..spec import split_specs
+from ..spec import int_ranges, split_specs
 from .simulate import add_model_options, delay_from, ms, timing
 
 
@@ -23,25 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def s_values(text: str, n: int) -> list[int]:
-    """'0-4' or '0,1,3' -> s values below n."""
-    values: list[int] = []
-    try:
-        for part in filter(None, (p.strip() for p in text.split(","))):
-            lo, dash, hi = part.partition("-")
-            values += range(int(lo), int(hi) + 1) if dash else [int(lo)]
-    except ValueError:
-        raise ValueError(f"--s must look like '0-4' or '0,1,3', got {text!r}") from None
-    return sorted({s for s in values if 0 <= s < n})
-
-
 def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     delays, n, rounds = delay_from(args, 2000)
     advice = advise(
         n,
         delays,
         schemes=split_specs(args.schemes),
-        s_values=s_values(args.s_values, n),
+        s_values=[s for s in int_ranges(args.s_values, "--s") if 0 <= s < n],
         rounds=rounds,
         seed=args.seed,
         exact_only=not args.allow_inexact,

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from ..spec import split_specs
+from ..spec import int_ranges, split_specs
 from ..study import DEFAULT_SCHEMES, Study, plot_study, study
 
 
@@ -30,26 +30,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def numbers(text: str, option: str) -> list[int]:
-    """'0-4' or '0,1,3' -> sorted distinct integers."""
-    values: list[int] = []
-    try:
-        for part in filter(None, (p.strip() for p in text.split(","))):
-            lo, dash, hi = part.partition("-")
-            values += range(int(lo), int(hi) + 1) if dash else [int(lo)]
-    except ValueError:
-        raise ValueError(f"{option} must look like '0-4' or '0,1,3', got {text!r}") from None
-    return sorted(set(values))
-
-
 def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     n = args.n
-    ts = numbers(args.stragglers, "--stragglers") or sorted(
+    ts = int_ranges(args.stragglers, "--stragglers") or sorted(
         {round(i * (n // 2) / 8) for i in range(9)}
     )
     result = study(
         n,
-        numbers(args.loads, "--loads"),
+        int_ranges(args.loads, "--loads"),
         ts,
         samples=args.samples,
         seed=args.seed,

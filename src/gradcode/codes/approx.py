@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from .base import Mask, Vector, min_norm_lstsq
+from .decoders import AtLeast
 
 Solver = Callable[[Mask], Vector]  # survivor mask -> the min-norm least-squares a
 
@@ -43,20 +44,11 @@ def check_load(load: object, n: int, scheme: str) -> int:
 
 
 @dataclass(frozen=True)
-class LeastSquaresDecoder:
+class LeastSquaresDecoder(AtLeast):
     """Approximate codes: ready once `need` = n-s workers replied; `solve` gives the optimal a
     for any survivor set (fewer than `need` too: `GradientCode.decode(best_effort=True)`)."""
 
-    n: int
-    need: int
     solver: Solver
-
-    @property
-    def requirement(self) -> str:
-        return f"at least {self.need} of the n={self.n} workers"
-
-    def ready(self, mask: Mask) -> bool:
-        return int(np.count_nonzero(mask)) >= self.need
 
     def solve(self, mask: Mask) -> Vector:
         return self.solver(mask)

@@ -239,17 +239,21 @@ class GradientCode:
             return self._cached_best(key)
         return self._cached_solve(key)  # readiness checked on a miss
 
+    def misfit(self, a: Vector) -> tuple[float, float]:
+        """(`residual`, `error`) of a decoding vector from one product aᵀB."""
+        e = self._Bt @ a - 1.0
+        return float(np.max(np.abs(e))), float(e @ e) / self.k
+
     def residual(self, a: Vector) -> float:
         """max_j |(aᵀB)_j - 1|: zero for an exact decode."""
-        return float(np.max(np.abs(self._Bt @ a - 1.0)))
+        return self.misfit(a)[0]
 
     def error(self, a: Vector) -> float:
         """Normalised squared decoding error ||aᵀB - 1ᵀ||₂² / k: 0 when exact, 1 when a = 0.
 
         With partition gradients g_j, the decoded gradient misses the full one by
         (aᵀB - 1ᵀ)·G, so its error is at most sqrt(k·error(a)) times the largest ||g_j||."""
-        e = self._Bt @ a - 1.0
-        return float(e @ e) / self.k
+        return self.misfit(a)[1]
 
     def solve_uncached(self, mask: Mask) -> Vector:
         """Decode one mask without touching the cache (verification, benchmarks).

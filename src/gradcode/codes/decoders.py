@@ -22,8 +22,8 @@ from .base import GradientCode, Mask, Vector
 
 
 @dataclass(frozen=True)
-class UniformDecoder:
-    """Uncoded codes (B = I): a = n/|F| on the survivors F, ready once `need` have arrived."""
+class AtLeast:
+    """The readiness rule "any `need` of the n workers" (the simulator's k-th arrival)."""
 
     n: int
     need: int
@@ -34,6 +34,11 @@ class UniformDecoder:
 
     def ready(self, mask: Mask) -> bool:
         return int(np.count_nonzero(mask)) >= self.need
+
+
+@dataclass(frozen=True)
+class UniformDecoder(AtLeast):
+    """Uncoded codes (B = I): a = n/|F| on the survivors F, ready once `need` have arrived."""
 
     def solve(self, mask: Mask) -> Vector:
         return mask * (self.n / np.count_nonzero(mask))

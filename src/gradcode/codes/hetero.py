@@ -48,14 +48,15 @@ def hetero(
             raise ValueError(f"speeds must give one number per worker (n={n}), got {speeds!r}")
     if not np.all(np.isfinite(c) & (c > 0)):
         raise ValueError(f"speeds must be positive numbers, got {speeds!r}")
-    ends = np.cumsum(arcs(c, s))
-    starts = ends - arcs(c, s)
+    L = arcs(c, s)
+    ends = np.cumsum(L)
+    starts = ends - L
     cuts = np.unique(np.round(np.r_[0.0, ends % 1.0], 12) % 1.0)  # partition starts on [0, 1)
     sizes = np.diff(np.r_[cuts, 1.0])
     mids = cuts + sizes / 2
     # worker i holds partition j when j's midpoint lies on its arc [start_i, end_i) (mod 1)
-    holds = ((mids[None, :] - starts[:, None]) % 1.0) < (ends - starts)[:, None] - 1e-12
-    holds |= (ends - starts)[:, None] >= 1.0
+    holds = ((mids[None, :] - starts[:, None]) % 1.0) < L[:, None] - 1e-12
+    holds |= L[:, None] >= 1.0
     A = rng.standard_normal((n, n - s))
     B = np.zeros((n, cuts.size))
     for j in range(cuts.size):
@@ -70,5 +71,5 @@ def hetero(
         exact=True,
         make_decoder=null_space_decoder,
         sizes=tuple(sizes),
-        notes="data shares: " + ", ".join(f"{x:.3g}" for x in arcs(c, s) / (s + 1)),
+        notes="data shares: " + ", ".join(f"{x:.3g}" for x in L / (s + 1)),
     )

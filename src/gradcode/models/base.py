@@ -53,8 +53,26 @@ class Model(Protocol):
         ...
 
 
+class L2Penalty:
+    """The regulariser 0.5 * l2 * ||θ||², applied on the master in float64, for models with an
+    `l2` field."""
+
+    l2: float
+
+    def check_l2(self) -> None:
+        if not (np.isfinite(self.l2) and self.l2 >= 0):
+            raise ValueError(f"l2 must be a finite number >= 0, got l2={self.l2!r}")
+
+    def penalty_grad(self, theta: np.ndarray) -> np.ndarray:
+        return self.l2 * np.asarray(theta, dtype=np.float64)
+
+    def penalty(self, theta: np.ndarray) -> float:
+        theta = np.asarray(theta, dtype=np.float64)
+        return 0.5 * self.l2 * float(theta @ theta)
+
+
 @dataclass(frozen=True)
-class LinearModel:
+class LinearModel(L2Penalty):
     """Base for models whose loss depends on the row only through z_r = x_r . theta.
 
     Subclasses give the per-row loss l(z, y) and its derivative dl/dz; then
@@ -67,8 +85,7 @@ class LinearModel:
     binary_labels: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.l2) and self.l2 >= 0):
-            raise ValueError(f"l2 must be a finite number >= 0, got l2={self.l2!r}")
+        self.check_l2()
 
     def _terms(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Per-row losses l(z_r, y_r)."""
@@ -98,13 +115,6 @@ class LinearModel:
         if w is None:
             return float(terms.sum())
         return float(_weights(w, terms.shape[0]) @ terms)
-
-    def penalty_grad(self, theta: np.ndarray) -> np.ndarray:
-        return self.l2 * np.asarray(theta, dtype=np.float64)
-
-    def penalty(self, theta: np.ndarray) -> float:
-        theta = np.asarray(theta, dtype=np.float64)
-        return 0.5 * self.l2 * float(theta @ theta)
 
     def predict_score(self, theta: np.ndarray, X: Matrix) -> np.ndarray:
         return np.asarray(X @ theta, dtype=np.float64)

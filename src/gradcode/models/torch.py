@@ -55,7 +55,7 @@ except ImportError as e:  # pragma: no cover - exercised by simulating torch's a
         'pip install "gradcode[torch]"'
     ) from e
 
-from .base import Matrix, check_data
+from .base import L2Penalty, Matrix, check_data
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 LOSSES: dict[str, Callable[[], nn.Module]] = {
@@ -115,7 +115,7 @@ class CNN:
 
 # ---- the model --------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
-class TorchModel:
+class TorchModel(L2Penalty):
     """An ``nn.Module`` and a per-row loss as a gradcode model (see the module docstring).
 
     module: an ``nn.Module``, or a factory ``d -> nn.Module`` (d = features), built under
@@ -155,8 +155,7 @@ class TorchModel:
             )
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got dtype={self.dtype!r}")
-        if not (np.isfinite(self.l2) and self.l2 >= 0):
-            raise ValueError(f"l2 must be a finite number >= 0, got l2={self.l2!r}")
+        self.check_l2()
         p = self.batch_fraction
         if p is not None and not (isinstance(p, float | int) and 0 < p <= 1):
             raise ValueError(f"batch_fraction must be None or in (0, 1], got batch_fraction={p!r}")
@@ -224,13 +223,6 @@ class TorchModel:
         """Σ_r w_r l_r(θ) over all rows (never a batch), w=None meaning all ones."""
         with torch.no_grad():
             return float(self._weighted(self._losses(self._flat(theta), X, y), w))
-
-    def penalty_grad(self, theta: np.ndarray) -> np.ndarray:
-        return self.l2 * np.asarray(theta, dtype=np.float64)
-
-    def penalty(self, theta: np.ndarray) -> float:
-        theta = np.asarray(theta, dtype=np.float64)
-        return 0.5 * self.l2 * float(theta @ theta)
 
     def predict_score(self, theta: np.ndarray, X: Matrix) -> np.ndarray:
         """One score per row: the logit for one output, else the predicted class id."""

@@ -185,14 +185,14 @@ class _Loop:
             loss = math.nan
             if eval_every and t % eval_every == 0:
                 loss = model.loss(theta_t, X, y) / m + model.penalty(theta_t)
-            error = self.code.error(a)
+            residual, error = self.code.misfit(a)
             record = RoundRecord(
                 t,
                 wall,
                 arrival,
                 compute,
                 tuple(used.tolist()),
-                self.code.residual(a),
+                residual,
                 loss,
                 error,
                 len(vectors),
@@ -224,12 +224,14 @@ class _Loop:
         vectors: dict[int, np.ndarray] = {}
         timeout = t0 + self.round_timeout
         soft = math.inf if self.deadline is None else t0 + self.deadline
+        deaths = True  # (re)check that the live workers can still decode: now, and after deaths
         while not code.can_decode(arrived):
             now = time.perf_counter()
             if now >= soft and arrived.any():
                 return code.decode(arrived, best_effort=True), vectors, arrival, compute
-            if not code.can_decode(arrived | np.repeat(live, code.parts)):
+            if deaths and not code.can_decode(arrived | np.repeat(live, code.parts)):
                 _fail(code, t, result, f"workers {sorted(result.dead)} are dead")
+            deaths = False
             if now >= timeout:
                 for i in np.flatnonzero(live & busy):
                     eng.kill(int(i))
@@ -237,11 +239,13 @@ class _Loop:
                     result.dead[int(i)] = (
                         f"no reply within the round timeout of {self.round_timeout} s (hung)"
                     )
+                deaths = True
                 continue
             for ev in eng.wait(min(timeout, soft) - now if now < soft else timeout - now):
                 if isinstance(ev, WorkerDied):
                     live[ev.worker] = busy[ev.worker] = False
                     result.dead[ev.worker] = ev.reason
+                    deaths = True
                     continue
                 i = ev.worker
                 if isinstance(ev, Idle) or ev.last:
