@@ -1,7 +1,7 @@
 """gradcode: straggler-tolerant distributed gradient descent by gradient coding."""
 
 from .codes import SCHEMES, DecodingError, GradientCode, make_code
-from .runtime import Fault, Result, TrainingError, train
+from .runtime import Fault, Interrupted, Result, TrainingError, load_result, train
 from .simulate import simulate
 
 __all__ = [
@@ -9,8 +9,10 @@ __all__ = [
     "DecodingError",
     "Fault",
     "GradientCode",
+    "Interrupted",
     "Result",
     "TrainingError",
+    "load_result",
     "make_code",
     "simulate",
     "train",

@@ -7,6 +7,7 @@ import sys
 
 from rich.console import Console
 
+from ..runtime import Interrupted, JournalError
 from . import advise, codes, compare, demo, simulate, study, train
 
 COMMANDS = (codes, train, compare, demo, simulate, advise, study)
@@ -23,8 +24,15 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         return int(args.run(args, argv) or 0)
     except ValueError as e:  # bad input: one clear line, no traceback
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {e}")
         return 2
+    except JournalError as e:  # the output folder cannot be written
+        console.print(f"[bold red]error:[/] {e.strerror}")
+        return 1
+    except Interrupted as e:  # a command without its own message for it
+        console.print(f"gradcode: {e}")
+        return e.exit_status

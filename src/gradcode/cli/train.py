@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -15,8 +16,11 @@ from ..data import gaussian_mixture
 from ..delays import parse_delay
 from ..models import LAZY_MODELS, MODELS, make_model
 from ..optim import OPTIMIZERS, make_optimizer
-from ..runtime import TrainingError, parse_fault, train
+from ..runtime import Interrupted, TrainingError, parse_fault, train
 from ..runtime.engines import ENGINES
+from ..runtime.journal import atomic_write, prepare
+
+COMMAND = "command.json"  # the train command line that made a folder: what --resume re-reads
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,6 +72,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--record-params", action="store_true", help="save every round's parameters")
     p.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder")
+    p.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="continue the run saved in DIR (its command line, then the options given here)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="ROUNDS",
+        help="checkpoint every ROUNDS rounds (default: about every 30 s) and at every end",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -83,12 +99,50 @@ def load_data(args: argparse.Namespace):
         return f["X"], f["y"]
 
 
+def resumed(args: argparse.Namespace, argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The arguments of a resume: the folder's saved command line, then the options given now
+    (a later option wins; --fault adds to the saved ones); the folder is the output."""
+    folder = args.resume
+    path = folder / COMMAND
+    if not path.is_file():
+        raise ValueError(
+            f"--resume {folder}: no {COMMAND} there (not a `gradcode train` folder; a run started "
+            "from Python resumes with gc.train(..., resume=DIR))"
+        )
+    saved = json.loads(path.read_text())
+    given = _without_resume(argv[argv.index("train") + 1 :] if "train" in argv else argv)
+    p = argparse.ArgumentParser(prog="gradcode")
+    register(p.add_subparsers(dest="command"))
+    merged = ["train", *saved, *given]
+    args = p.parse_args(merged)
+    if not any(a == "--out" or a.startswith("--out=") for a in given):
+        args.out = folder
+    args.resume = folder
+    return args, [*saved, *given]
+
+
+def _without_resume(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--resume":
+            skip = True
+        elif not a.startswith("--resume="):
+            out.append(a)
+    return out
+
+
 def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    options = _without_resume(argv[argv.index("train") + 1 :] if "train" in argv else argv)
+    if args.resume is not None:
+        args, options = resumed(args, argv)
     if args.engine == "mpi":
         from ..runtime.mpi_launch import in_mpi_world, relaunch_under_mpiexec
 
         if not in_mpi_world():
-            return relaunch_under_mpiexec(args.n, list(argv or sys.argv[1:]))
+            return relaunch_under_mpiexec(args.n, argv, out=args.out)
         from ..runtime.engines.mpi import serve_if_worker
 
         serve_if_worker(args.n)  # worker ranks serve rank 0 until it exits, then SystemExit(0)
@@ -99,6 +153,8 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     faults = [parse_fault(f) for f in args.fault]
     X, y = load_data(args)
     console = Console(stderr=True, highlight=False)
+    text = json.dumps(options) + "\n"
+    atomic_write(prepare(args.out) / COMMAND, lambda f: f.write(text.encode()))
     with Progress(
         TextColumn(f"[bold]{code!r}"),
         BarColumn(),
@@ -127,6 +183,8 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
                 row_time=args.row_time,
                 record_params=args.record_params,
                 out=args.out,
+                resume=args.resume,
+                checkpoint_every=args.checkpoint_every,
                 seed=args.seed,
                 on_round=lambda r: bar.update(task, advance=1, loss=r.loss),
             )
@@ -134,8 +192,14 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
             console.print(f"[bold red]training failed:[/] {e}")
             console.print(f"partial results written to {args.out}")
             return 1
-    if result is None:  # an MPI worker rank
-        return 0
+        except Interrupted as e:
+            bar.stop()
+            console.print(
+                f"gradcode: {e.result.error if e.result else e}; journal and checkpoint in "
+                f"{args.out}; resume with: gradcode train --resume {args.out}",
+                soft_wrap=True,
+            )
+            return e.exit_status
     wall = result.wall_s
     console.print(
         f"{len(wall)} rounds: median {np.median(wall) * 1e3:.1f} ms, mean {wall.mean() * 1e3:.1f} ms"

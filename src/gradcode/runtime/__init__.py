@@ -1,7 +1,20 @@
-"""Runtime: the master loop, the worker loop, engines, faults and results."""
+"""Runtime: the master loop, the worker loop, engines, faults, and the run's folder."""
 
 from .faults import Fault, parse_fault
-from .master import TrainingError, train
+from .journal import JournalError, load_result
+from .loop import TrainingError
+from .master import train
 from .result import Result, RoundRecord
+from .signals import Interrupted
 
-__all__ = ["Fault", "Result", "RoundRecord", "TrainingError", "parse_fault", "train"]
+__all__ = [
+    "Fault",
+    "Interrupted",
+    "JournalError",
+    "Result",
+    "RoundRecord",
+    "TrainingError",
+    "load_result",
+    "parse_fault",
+    "train",
+]

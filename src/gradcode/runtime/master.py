@@ -1,4 +1,6 @@
-"""The master loop, written once: broadcast, gather until the code can decode, decode, step, record."""
+"""`train`: one run of the master (or its resume), from checked arguments to its saved end.
+
+The rounds themselves are loop.py's; the folder is journal.py's and checkpoint.py's."""
 
 from __future__ import annotations
 
@@ -14,20 +16,21 @@ from ..data import split_rows, worker_rows
 from ..delays import DelayModel, NoDelay
 from ..models import Model, make_model
 from ..optim import Optimizer, make_optimizer
+from ..spec import parse_spec
+from .checkpoint import (
+    CHECKPOINT_SECONDS,
+    Checkpoint,
+    code_identity,
+    data_fingerprint,
+    load_checkpoint,
+)
 from .engines import make_engine
 from .faults import Fault
-from .messages import Idle, Reply, WorkerDied
+from .journal import Journal, load_result
+from .loop import RoundLoop, TrainingError
 from .result import Result, RoundRecord
+from .signals import Interrupted, deferred, interruptible, received
 from .worker import Segment, WorkerJob
-
-
-class TrainingError(RuntimeError):
-    """Training could not go on (too many dead workers for the code); `result` holds what was
-    recorded up to the failure."""
-
-    def __init__(self, message: str, result: Result) -> None:
-        super().__init__(message)
-        self.result = result
 
 
 def make_jobs(
@@ -84,6 +87,8 @@ def train(
     record_params: bool = False,
     theta0: np.ndarray | None = None,
     out: str | Path | None = None,
+    resume: str | Path | None = None,
+    checkpoint_every: int | None = None,
     on_round: Callable[[RoundRecord], None] | None = None,
 ) -> Result:
     """Coded distributed gradient descent on F(θ) = (1/m) Σ_r l_r(θ) + penalty(θ).
@@ -96,182 +101,221 @@ def train(
     "float32"); the master sums in float64. `row_time` adds emulated work: each worker sleeps
     that many seconds per row it processes, times its delay factor (a heavier model, or dedicated
     machines, on a host whose cores the workers share). A dead worker is a permanent straggler; when the
-    live workers can no longer decode, `TrainingError` is raised with the partial result (also
-    written to `out`, as is every result).
+    live workers can no longer decode, `TrainingError` is raised with the partial result.
+
+    With `out`, the folder is a journal of the run (journal.py: every round on disk when it
+    ends) with a checkpoint every `checkpoint_every` rounds (default: about every 30 s) and at
+    every end. `resume=DIR` continues the run saved in DIR (and writes on into it) up to `rounds`
+    rounds in all: same data, model, optimizer and scheme; n, s, engine, delays and faults may
+    change, and each change is kept in `result.segments`. SIGINT, SIGTERM and SIGHUP end the run
+    with status "interrupted" (journal and checkpoint written) and raise `Interrupted`.
     """
-    code, model, opt, X, y = _check(
-        code, X, y, n, s, seed, model, optimizer, lr, rounds, round_timeout, faults
-    )
-    if deadline is not None and not (isinstance(deadline, (int, float)) and deadline > 0):
-        raise ValueError(f"deadline must be a number of seconds > 0 or None, got {deadline!r}")
-    if not (isinstance(row_time, (int, float)) and 0 <= row_time < math.inf):
-        raise ValueError(f"row_time must be a number of seconds >= 0, got {row_time!r}")
-    if message_dtype not in MESSAGE_DTYPES:
-        raise ValueError(
-            f"message_dtype must be one of {', '.join(MESSAGE_DTYPES)}, got {message_dtype!r}"
-        )
-    delay = delay or NoDelay()
-    m, d = X.shape
-    config = {
-        "scheme": code.name,
-        "n": code.n,
-        "s": code.s,
-        "k": code.k,
-        "parts": code.parts,
-        "seed": seed,
-        "model": repr(model),
-        "optimizer": repr(opt),
-        "rounds": rounds,
-        "engine": engine,
-        "delay": repr(delay),
-        "faults": [repr(f) for f in faults],
-        "m": m,
-        "d": d,
-        "round_timeout": round_timeout,
-        "deadline": deadline,
-        "message_dtype": message_dtype,
-        "row_time": row_time,
-    }
-    result = Result(config, params=[] if record_params else None)
-    eng = make_engine(engine, code.n)
-    try:
-        theta = np.array(model.init(d) if theta0 is None else theta0, dtype=np.float64)
-        jobs = make_jobs(code, X, y, model, delay, faults, row_time)
-        eng.start(jobs, theta.size, parts=code.parts, dtype=np.dtype(message_dtype))
-        loop = _Loop(code, eng, model, opt, round_timeout, deadline, result)
-        loop.run(X, y, theta, rounds, eval_every, on_round)
-        result.status = "ok"
-    except TrainingError as e:
-        result.status, result.error = "failed", str(e)
-        raise
-    except KeyboardInterrupt:
-        result.status, result.error = "interrupted", "interrupted by the user (Ctrl-C)"
-        raise
-    finally:
-        eng.close()
-        if out is not None:
-            result.save(out)
-    return result
+    with interruptible():
+        run = _Run.prepare(
+            code, X, y, n, s, seed, model, optimizer, lr, rounds, round_timeout, faults,
+            deadline, row_time, message_dtype, out, resume, checkpoint_every, record_params,
+            engine, delay, theta0,
+        )  # fmt: skip
+        return run.execute(rounds, eval_every, on_round)
 
 
 MESSAGE_DTYPES = ("float64", "float32")
 
 
-class _Loop:
-    """The master's rounds: broadcast to idle workers, gather messages, decode, step, record."""
+class _Run:
+    """One start (or resume) of a run: checked arguments, its folder, engine and end states."""
 
-    def __init__(self, code, eng, model, opt, round_timeout, deadline, result) -> None:
-        self.code, self.eng, self.model, self.opt = code, eng, model, opt
-        self.round_timeout, self.deadline, self.result = round_timeout, deadline, result
-        self.live = np.ones(code.n, dtype=bool)
-        self.busy = np.zeros(code.n, dtype=bool)
-        self.stale = self.stopped = 0
-
-    def run(self, X, y, theta, rounds, eval_every, on_round) -> None:
-        model, result, m = self.model, self.result, X.shape[0]
-        state = self.opt.init(theta)
-        for t in range(rounds):
-            t0 = time.perf_counter()
-            a, vectors, arrival, compute = self.gather(t, t0, theta)
-            self.eng.round_done(t)
-            used = np.flatnonzero(a)
-            g = np.zeros_like(theta)
-            for i in used:
-                g += a[i] * vectors[int(i)]
-            g = g / m + model.penalty_grad(theta)
-            theta_t = theta
-            theta, state = self.opt.step(theta, g, state)
-            wall = time.perf_counter() - t0
-            loss = math.nan
-            if eval_every and t % eval_every == 0:
-                loss = model.loss(theta_t, X, y) / m + model.penalty(theta_t)
-            residual, error = self.code.misfit(a)
-            record = RoundRecord(
-                t,
-                wall,
-                arrival,
-                compute,
-                tuple(used.tolist()),
-                residual,
-                loss,
-                error,
-                len(vectors),
-                self.stale,
-                self.stopped,
+    @classmethod
+    def prepare(
+        cls, code, X, y, n, s, seed, model, optimizer, lr, rounds, round_timeout, faults,
+        deadline, row_time, message_dtype, out, resume, checkpoint_every, record_params,
+        engine, delay, theta0,
+    ) -> _Run:  # fmt: skip
+        """Every argument checked, and the folder proven writable, before any process starts."""
+        code, model, opt, X, y = _check(
+            code, X, y, n, s, seed, model, optimizer, lr, rounds, round_timeout, faults
+        )
+        if deadline is not None and not (isinstance(deadline, (int, float)) and deadline > 0):
+            raise ValueError(f"deadline must be a number of seconds > 0 or None, got {deadline!r}")
+        if not (isinstance(row_time, (int, float)) and 0 <= row_time < math.inf):
+            raise ValueError(f"row_time must be a number of seconds >= 0, got {row_time!r}")
+        if message_dtype not in MESSAGE_DTYPES:
+            raise ValueError(
+                f"message_dtype must be one of {', '.join(MESSAGE_DTYPES)}, got {message_dtype!r}"
             )
-            result.rounds.append(record)
-            result.theta = theta
-            if result.params is not None:
-                result.params.append(theta.copy())
-            if on_round is not None:
-                on_round(record)
-        for ev in self.eng.wait(0):  # deaths already reported but never waited for
-            if isinstance(ev, WorkerDied):
-                result.dead[ev.worker] = ev.reason
+        if checkpoint_every is not None and not (
+            isinstance(checkpoint_every, int) and checkpoint_every >= 1
+        ):
+            raise ValueError(
+                f"checkpoint_every must be a number of rounds >= 1 or None (about every "
+                f"{CHECKPOINT_SECONDS:g} s), got {checkpoint_every!r}"
+            )
+        if resume is not None:
+            if out is not None and Path(out).resolve() != Path(resume).resolve():
+                raise ValueError(
+                    f"resume={str(resume)!r} writes on into its own folder: leave out unset or "
+                    f"equal to it, got out={str(out)!r}"
+                )
+            if theta0 is not None:
+                raise ValueError(
+                    "theta0 and resume both set: a resumed run starts at its checkpoint"
+                )
+            out = resume
+        delay = delay or NoDelay()
+        m, d = X.shape
+        config = {
+            "scheme": code.name,
+            "n": code.n,
+            "s": code.s,
+            "k": code.k,
+            "parts": code.parts,
+            "seed": seed,
+            "model": repr(model),
+            "optimizer": repr(opt),
+            "rounds": rounds,
+            "engine": engine,
+            "delay": repr(delay),
+            "faults": [repr(f) for f in faults],
+            "m": m,
+            "d": d,
+            "round_timeout": round_timeout,
+            "deadline": deadline,
+            "message_dtype": message_dtype,
+            "row_time": row_time,
+        }
+        run = cls()
+        run.code, run.model, run.opt, run.X, run.y = code, model, opt, X, y
+        run.engine, run.delay, run.faults, run.row_time = engine, delay, faults, row_time
+        run.round_timeout, run.deadline, run.message_dtype = round_timeout, deadline, message_dtype
+        run.identity = {
+            "data": data_fingerprint(X, y),
+            "m": m,
+            "d": d,
+            "model": repr(model),
+            "optimizer": repr(opt),
+        }
+        run.code_id = code_identity(code, seed)
+        run.result = Result(config, params=[] if record_params else None)
+        run.start, run.theta = 0, np.array(model.init(d) if theta0 is None else theta0, float)
+        if run.theta.shape != (d,):
+            raise ValueError(f"theta0 must have shape ({d},), got {run.theta.shape}")
+        run.state = opt.init(run.theta)
+        segment = {"from_round": 0, "scheme": code.name, "n": code.n, "s": code.s}
+        if resume is not None:
+            run._restore(Path(resume), segment)
+        run.result.segments.append({**segment, "engine": engine, "started": _now()})
+        run.journal = None
+        if out is not None:
+            keep = run.start if resume is not None else None
+            run.journal = Journal(out, run.result, keep=keep)
+        run.out = None if out is None else Path(out)
+        run.every, run.last_checkpoint = checkpoint_every, time.monotonic()
+        return run
 
-    def gather(self, t: int, t0: float, theta: np.ndarray):
-        """Messages of round t until the code decodes (or the deadline passes): the decoding
-        vector a, the messages by id, per-worker arrival and compute times. Counts the stale
-        messages and early stops of older rounds seen meanwhile (`self.stale`, `self.stopped`)."""
-        code, eng, live, busy, result = self.code, self.eng, self.live, self.busy, self.result
-        self.stale = self.stopped = 0
-        for i in np.flatnonzero(live & ~busy):
-            eng.send(int(i), t, theta)
-        busy[live] = True
-        arrived = np.zeros(code.messages, dtype=bool)
-        arrival = np.full(code.n, np.nan)
-        compute = np.full(code.n, np.nan)
-        vectors: dict[int, np.ndarray] = {}
-        timeout = t0 + self.round_timeout
-        soft = math.inf if self.deadline is None else t0 + self.deadline
-        deaths = True  # (re)check that the live workers can still decode: now, and after deaths
-        while not code.can_decode(arrived):
-            now = time.perf_counter()
-            if now >= soft and arrived.any():
-                return code.decode(arrived, best_effort=True), vectors, arrival, compute
-            if deaths and not code.can_decode(arrived | np.repeat(live, code.parts)):
-                _fail(code, t, result, f"workers {sorted(result.dead)} are dead")
-            deaths = False
-            if now >= timeout:
-                for i in np.flatnonzero(live & busy):
-                    eng.kill(int(i))
-                    live[i] = busy[i] = False
-                    result.dead[int(i)] = (
-                        f"no reply within the round timeout of {self.round_timeout} s (hung)"
-                    )
-                deaths = True
-                continue
-            for ev in eng.wait(min(timeout, soft) - now if now < soft else timeout - now):
-                if isinstance(ev, WorkerDied):
-                    live[ev.worker] = busy[ev.worker] = False
-                    result.dead[ev.worker] = ev.reason
-                    deaths = True
-                    continue
-                i = ev.worker
-                if isinstance(ev, Idle) or ev.last:
-                    busy[i] = False
-                if isinstance(ev, Reply) and ev.round == t:
-                    msg = i * code.parts + ev.part
-                    arrived[msg] = True
-                    vectors[msg] = ev.vector
-                    arrival[i] = time.perf_counter() - t0
-                    compute[i] = np.nansum([compute[i], ev.compute_s])
-                    continue
-                self.stale += isinstance(ev, Reply)
-                self.stopped += isinstance(ev, Idle)
-                if not busy[i]:  # an older round's and idle: hand it the newest parameters
-                    eng.send(i, t, theta)
-                    busy[i] = True
-        return code.decode(arrived), vectors, arrival, compute
+    def _restore(self, folder: Path, segment: dict) -> None:
+        """Take the state of the checkpoint in `folder`, and the rounds the journal holds before it."""
+        ck = load_checkpoint(folder)
+        for key, value in self.identity.items():
+            if ck.identity.get(key) != value:
+                raise ValueError(
+                    f"cannot resume {folder}: its run has {key} {ck.identity.get(key)!r}, this one "
+                    f"{value!r} (a resume needs the same data, model and optimizer)"
+                )
+        before = ck.code
+        scheme = parse_spec(before["scheme"], "code")[0]
+        if parse_spec(self.code.name, "code")[0] != scheme:
+            raise ValueError(
+                f"cannot resume {folder} with scheme {self.code.name!r}: its run used "
+                f"{before['scheme']!r} (n and s may change, the scheme may not)"
+            )
+        saved = load_result(folder)
+        self.start, self.theta, self.state = ck.round, ck.theta.astype(float), ck.opt
+        result = self.result
+        result.rounds = [r for r in saved.rounds if r.round < ck.round]
+        if result.params is not None:
+            result.params = list((saved.params or [])[: ck.round])
+            if len(result.params) != ck.round:
+                raise ValueError(
+                    f"cannot resume {folder} with record_params: its run recorded parameters "
+                    f"for {len(result.params)} of {ck.round} rounds"
+                )
+        result.segments = saved.segments
+        same = self.code_id == before
+        if before["n"] == self.code.n:
+            result.dead = dict(ck.dead)  # the same workers: the dead stay dead
+        segment.update(from_round=ck.round, resumed=True, same_code=same)
+
+    def execute(self, rounds: int, eval_every: int, on_round) -> Result:
+        result, eng = self.result, None
+        try:
+            if self.start < rounds:
+                eng = make_engine(self.engine, self.code.n)
+                jobs = make_jobs(
+                    self.code, self.X, self.y, self.model, self.delay, self.faults, self.row_time
+                )
+                dtype = np.dtype(self.message_dtype)
+                eng.start(jobs, self.theta.size, parts=self.code.parts, dtype=dtype)
+                loop = RoundLoop(self, eng)
+                loop.run(rounds, eval_every, on_round)
+            result.status, result.error = "ok", ""
+        except TrainingError as e:
+            result.status, result.error = "failed", str(e)
+            if (signum := received()) is not None:  # workers died of the same signal first
+                raise self._interrupted(Interrupted(signum)) from e
+            raise
+        except KeyboardInterrupt as e:
+            raise self._interrupted(e if isinstance(e, Interrupted) else Interrupted(2)) from None
+        except BaseException as e:
+            result.status, result.error = "failed", f"{type(e).__name__}: {e}"
+            raise
+        finally:
+            with deferred(drop=True):  # a second signal must not cut the clean-up short
+                if eng is not None:
+                    eng.close()
+                self._close()
+        return result
+
+    def _interrupted(self, e: Interrupted) -> Interrupted:
+        self.result.status = "interrupted"
+        self.result.error = f"interrupted by {e.signame} after {len(self.result.rounds)} rounds"
+        e.result = self.result
+        return e
+
+    def stepped(self, t: int, theta: np.ndarray, state) -> None:
+        """Round t is recorded (its record is result.rounds[-1]): journal it, checkpoint if due."""
+        self.theta, self.state, self.start = theta, state, t + 1
+        if self.journal is None:
+            return
+        self.journal.append(self.result.rounds[-1], theta)
+        due = (
+            (t + 1) % self.every == 0
+            if self.every
+            else time.monotonic() - self.last_checkpoint >= CHECKPOINT_SECONDS
+        )
+        if due:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        assert self.journal is not None
+        self.journal.sync()  # the rounds a checkpoint names are on disk before it is
+        Checkpoint(
+            self.start, self.theta, self.state, dict(self.result.dead), self.code_id, self.identity
+        ).save(self.journal.out)
+        self.journal.write_status()
+        self.last_checkpoint = time.monotonic()
+
+    def _close(self) -> None:
+        """At every end: the last checkpoint, then the journal's end state."""
+        if self.journal is None:
+            return
+        try:
+            self.checkpoint()
+        finally:
+            self.journal.close()
 
 
-def _fail(code: GradientCode, t: int, result: Result, why: str):
-    reasons = "; ".join(f"worker {i}: {r.splitlines()[0]}" for i, r in sorted(result.dead.items()))
-    raise TrainingError(
-        f"round {t}: cannot decode: {why} ({reasons}); {code!r} needs "
-        f"{code.decoder.requirement}. {len(result.rounds)} completed rounds were kept.",
-        result,
-    )
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 def _check(code, X, y, n, s, seed, model, optimizer, lr, rounds, round_timeout, faults):

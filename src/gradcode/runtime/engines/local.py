@@ -1,41 +1,56 @@
 """Embedded engine: one process per worker, shared memory for parameters and results.
 
 Each worker has its own parameter slot (d float64) and result slots (one per message, d values of
-the message dtype) in two shared segments; the master writes a worker's parameter slot only while
-that worker is idle, so no read is ever torn. Notices (task, reply, idle, error) travel over one
+the message dtype) in one anonymous shared mapping that the forked workers inherit (nothing in
+/dev/shm, so nothing there can outlive the run); the master writes a worker's parameter slot only
+while that worker is idle, so no read is ever torn. Notices (task, reply, idle, error) travel over one
 pipe per worker; the master waits on the pipes and the process sentinels together, so a dead
 worker is seen at once. One shared integer holds the last round the master finished: a worker
 between two chunks of an older round stops there. Workers are forked (POSIX).
+
+Nothing outlives the master: each worker closes the pipe ends it inherited from the master (so it
+sees EOF when the master goes) and dies with it (`die_with_parent`: PR_SET_PDEATHSIG on Linux,
+a watcher thread elsewhere), whatever signal ends the master, SIGKILL included.
 """
 
 from __future__ import annotations
 
 import contextlib
+import mmap
 import multiprocessing as mp
 import os
-import secrets
 import signal
 import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
-from multiprocessing.shared_memory import SharedMemory
 
 import numpy as np
 
 from ..messages import Event, Idle, Reply, WorkerDied
-from ..worker import WorkerJob, limit_blas_threads, never_stop
+from ..worker import WorkerJob, die_with_parent, limit_blas_threads, never_stop
 
 
-def _serve(job: WorkerJob, conn: Connection, params, results, done) -> None:
+def _serve(
+    job: WorkerJob,
+    conn: Connection,
+    inherited: Sequence[Connection],
+    master: int,
+    params: np.ndarray,
+    results: np.ndarray,
+    done: np.ndarray,
+) -> None:
     """Worker loop: `while (task := recv()) is not None: send each message of run(task)`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the master's to handle
+    die_with_parent(master)
+    for other in inherited:  # the master's pipe ends: only the master may hold them
+        other.close()
     limit_blas_threads(job.n)
     i = job.worker
     try:
         multi = len(job.messages) > 1
         while (task := conn.recv()) is not None:
             last = False
-            stop = (lambda: done.value >= task) if multi else never_stop  # noqa: B023 (this task)
+            stop = (lambda: done[0] >= task) if multi else never_stop  # noqa: B023 (this task)
             for part, compute_s, last in job.run(task, params[i], results[i], stop):
                 conn.send(("reply", task, part, compute_s, last))
             if not last:  # stopped early: the master had finished the round
@@ -54,34 +69,26 @@ class LocalEngine:
         self.n = n
         self._procs: list[mp.Process] = []
         self._conns: list[Connection] = []
-        self._shm: list[SharedMemory] = []
+        self._shm: mmap.mmap | None = None
         self._alive: set[int] = set()
 
     def start(
         self, jobs: Sequence[WorkerJob], d: int, *, parts: int = 1, dtype: np.dtype = np.float64
     ) -> None:
         ctx = mp.get_context("fork")
-        tag = f"gradcode_{os.getpid()}_{secrets.token_hex(4)}"
-        shapes = {
-            "p": ((self.n, d), np.dtype(np.float64)),
-            "r": ((self.n, parts, d), np.dtype(dtype)),
-        }
-        self._shm = [
-            SharedMemory(
-                f"{tag}_{key}", create=True, size=max(1, int(np.prod(shape)) * dt.itemsize)
-            )
-            for key, (shape, dt) in shapes.items()
-        ]
-        self._params, self._results = (
-            np.ndarray(shape, dtype=dt, buffer=shm.buf)
-            for (shape, dt), shm in zip(shapes.values(), self._shm, strict=True)
-        )
-        self._done = ctx.RawValue("q", -1)
+        dtype = np.dtype(dtype)
+        sizes = [8, self.n * d * 8, self.n * parts * d * dtype.itemsize]  # done, params, results
+        self._shm = mmap.mmap(-1, sum(sizes))  # MAP_SHARED | MAP_ANONYMOUS: forked workers share it
+        self._done = np.ndarray((1,), np.int64, self._shm)
+        self._params = np.ndarray((self.n, d), np.float64, self._shm, sizes[0])
+        self._results = np.ndarray((self.n, parts, d), dtype, self._shm, sizes[0] + sizes[1])
+        self._done[0] = -1
+        views = (self._params, self._results, self._done)
         for job in jobs:
             master_end, worker_end = ctx.Pipe()
             proc = ctx.Process(
                 target=_serve,
-                args=(job, worker_end, self._params, self._results, self._done),
+                args=(job, worker_end, [*self._conns, master_end], os.getpid(), *views),
                 name=f"gradcode-worker-{job.worker}",
                 daemon=True,
             )
@@ -97,7 +104,7 @@ class LocalEngine:
             self._conns[worker].send(round)
 
     def round_done(self, round: int) -> None:
-        self._done.value = round
+        self._done[0] = round
 
     def wait(self, timeout: float) -> list[Event]:
         watch = {self._conns[i]: i for i in self._alive}
@@ -153,11 +160,11 @@ class LocalEngine:
                 proc.join(1.0)
         for conn in self._conns:
             conn.close()
-        self._params = self._results = None  # drop the views before the segments close
-        for shm in self._shm:
-            shm.close()
-            shm.unlink()
-        self._procs, self._conns, self._shm, self._alive = [], [], [], set()
+        self._params = self._results = self._done = None  # drop the views before the unmap
+        if self._shm is not None:
+            with contextlib.suppress(BufferError):  # a view still held elsewhere: freed with it
+                self._shm.close()
+        self._procs, self._conns, self._shm, self._alive = [], [], None, set()
 
 
 def _exit_reason(code: int | None) -> str:

@@ -50,7 +50,7 @@ import numpy as np  # noqa: E402
 from mpi4py import MPI  # noqa: E402
 
 from ..messages import Event, Idle, Reply, WorkerDied  # noqa: E402
-from ..worker import WorkerJob, limit_blas_threads, never_stop  # noqa: E402
+from ..worker import WorkerJob, die_with_parent, limit_blas_threads, never_stop  # noqa: E402
 
 MASTER = 0
 # Message kinds: fixed tags, never computed from rounds or workers.
@@ -568,12 +568,13 @@ class _Child:
         self._from_child, from_child = os.pipe()
         sys.stdout.flush()  # or the child would print what the rank had buffered, again
         sys.stderr.flush()
+        rank_pid = os.getpid()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # fork in a threaded process
             self.pid = os.fork()
         if self.pid == 0:  # pragma: no cover - runs in the child
             fds = (self._to_child, self._from_child)
-            _child_main(job, task, reply, dtype, to_child, from_child, fds)
+            _child_main(job, task, reply, dtype, to_child, from_child, fds, rank_pid)
         os.close(to_child)
         os.close(from_child)
 
@@ -631,12 +632,13 @@ def _child_main(
     rfd: int,
     wfd: int,
     rank_fds: tuple,
+    rank_pid: int,
 ) -> None:
     """Body of the compute process; always ends in os._exit (never returns into MPI code)."""
     code = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        _die_with_parent()
+        die_with_parent(rank_pid)
         limit_blas_threads(job.n)
         pmi_fd = os.environ.get("PMI_FD", "")  # the process manager watches the rank, not us
         for fd in (*rank_fds, *([int(pmi_fd)] if pmi_fd.isdigit() else [])):
@@ -664,15 +666,6 @@ def _child_main(
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(code)
-
-
-def _die_with_parent() -> None:
-    """Linux: SIGKILL this process when its parent (the worker rank) dies; elsewhere nothing."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _read_exactly(fd: int, size: int) -> bytes:
