@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..runtime import Interrupted
 from ..spec import split_specs
 
 
@@ -34,6 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--message-dtype", choices=("float64", "float32"))
     p.add_argument("--row-time", type=float, help="emulated seconds of work per data row")
     p.add_argument("--out", type=Path, default=Path("runs/compare"))
+    p.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="continue the comparison in DIR (its config.toml, then the options given here): "
+        "finished schemes are kept, the interrupted one resumes at its checkpoint",
+    )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(run=run_compare)
     plot = sub.add_parser("plot", help="redraw the figures of a saved comparison")
@@ -94,6 +102,12 @@ def config_from(args: argparse.Namespace):
 def run_compare(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     from ..experiments import compare, write_report
 
+    if args.resume is not None:
+        if args.config is not None:
+            raise ValueError("--resume DIR reads DIR/config.toml: leave out --config")
+        args.config, args.out = args.resume / "config.toml", args.resume
+        if not args.config.is_file():
+            raise ValueError(f"--resume {args.resume}: no config.toml there (not a comparison)")
     config = config_from(args)
     console = Console(highlight=False)
     with Progress(
@@ -105,7 +119,21 @@ def run_compare(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         disable=args.quiet,
     ) as bar:
         tasks = {name: bar.add_task(name, total=config.rounds) for name in config.schemes}
-        c = compare(config, out=args.out, on_round=lambda name, r: bar.advance(tasks[name]))
+        try:
+            c = compare(
+                config,
+                out=args.out,
+                resume=args.resume is not None,
+                on_round=lambda name, r: bar.advance(tasks[name]),
+            )
+        except Interrupted as e:
+            bar.stop()
+            console.print(
+                f"gradcode: {e}; finished schemes and the journal of the current one are in "
+                f"{args.out}; resume with: gradcode compare --resume {args.out}",
+                soft_wrap=True,
+            )
+            return e.exit_status
     print_summary(c, console)
     report = write_report(args.out)
     console.print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,9 @@ from ..codes import GradientCode, make_code
 from ..data import auc, load_dataset
 from ..delays import parse_delay
 from ..models import make_model
-from ..runtime import RoundRecord, train
+from ..runtime import Result, RoundRecord, load_result, train
+from ..runtime.journal import atomic_write, prepare
+from ..runtime.signals import interruptible
 from . import tables
 from .config import CompareConfig
 
@@ -37,68 +40,105 @@ def compare(
     *,
     data=None,
     out: str | Path | None = None,
+    resume: bool = False,
     on_round: Callable[[str, RoundRecord], None] | None = None,
 ) -> tables.Comparison:
-    """Train every scheme of `config` under identical conditions; evaluate; optionally save."""
+    """Train every scheme of `config` under identical conditions; evaluate; optionally save.
+
+    With `out`, each scheme's run is journaled and checkpointed in `out/runs/NN-scheme/` (as
+    `train(out=...)` does) and the comparison tables are rewritten after every scheme, so a
+    killed comparison keeps every finished scheme and the rounds of the one it was in.
+    `resume=True` continues such a folder: finished schemes are read back, not run again; the
+    interrupted one resumes at its checkpoint; the rest run as usual."""
     codes = [
         make_code(name, config.n, 0 if name == "naive" else config.s, seed=config.seed)
         for name in config.schemes
     ]  # every code checked before any run
+    if resume and out is None:
+        raise ValueError("resume=True needs out: the folder of the comparison to continue")
     model = make_model(config.model, l2=config.l2)
     delay = parse_delay(config.delay, seed=config.seed)
+    if out is not None:
+        out = prepare(out)
+        text = config.to_toml()
+        atomic_write(out / "config.toml", lambda f: f.write(text.encode()))
     ds = (
         data
         if data is not None
         else load_dataset(config.dataset, seed=config.seed, **config.dataset_params)
     )
-    runs = []
-    for code in codes:
-        result = train(
-            code,
-            ds.X_train,
-            ds.y_train,
-            model=model,
-            optimizer=config.optimizer,
-            lr=config.lr,
-            rounds=config.rounds,
-            engine=config.engine,
-            delay=delay,
-            seed=config.seed,
-            round_timeout=config.round_timeout,
-            deadline=config.deadline,
-            message_dtype=config.message_dtype,
-            row_time=config.row_time,
-            eval_every=0,
-            record_params=True,
-            on_round=None if on_round is None else (lambda r, c=code: on_round(c.name, r)),
-        )
-        thetas = [model.init(ds.X_train.shape[1]), *result.params]
-        m_train, m_test = ds.X_train.shape[0], ds.X_test.shape[0]
-        runs.append(
-            SchemeRun(
-                code=code,
-                rounds=result.rounds,
-                time_s=np.concatenate([[0.0], np.cumsum(result.wall_s)]),
-                train_loss=np.array(
-                    [
-                        model.loss(t, ds.X_train, ds.y_train) / m_train + model.penalty(t)
-                        for t in thetas
-                    ]
-                ),
-                test_loss=np.array([model.loss(t, ds.X_test, ds.y_test) / m_test for t in thetas]),
-                test_auc=np.array(
-                    [auc(ds.y_test, model.predict_score(t, ds.X_test)) for t in thetas]
-                ),
-                test_acc=np.array(
-                    [np.mean((model.predict_score(t, ds.X_test) > 0) == ds.y_test) for t in thetas]
-                ),
-                dead=result.dead,
+    with interruptible():  # SIGTERM/SIGHUP like Ctrl-C, between schemes too
+        runs = _run_all(config, codes, model, delay, ds, out, resume, on_round)
+    return tables.from_runs(config, runs)
+
+
+def _run_all(config, codes, model, delay, ds, out, resume, on_round) -> list[SchemeRun]:
+    runs: list[SchemeRun] = []
+    for i, code in enumerate(codes):
+        folder = None if out is None else out / "runs" / f"{i:02d}-{_slug(code.name)}"
+        result = _finished(folder, config.rounds) if resume else None
+        if result is None:
+            result = train(
+                code,
+                ds.X_train,
+                ds.y_train,
+                model=model,
+                optimizer=config.optimizer,
+                lr=config.lr,
+                rounds=config.rounds,
+                engine=config.engine,
+                delay=delay,
+                seed=config.seed,
+                round_timeout=config.round_timeout,
+                deadline=config.deadline,
+                message_dtype=config.message_dtype,
+                row_time=config.row_time,
+                eval_every=0,
+                record_params=True,
+                out=None if resume and _resumable(folder) else folder,
+                resume=folder if resume and _resumable(folder) else None,
+                on_round=None if on_round is None else (lambda r, c=code: on_round(c.name, r)),
             )
-        )
-    comparison = tables.from_runs(config, runs)
-    if out is not None:
-        comparison.save(out)
-    return comparison
+        runs.append(_evaluate(code, model, ds, result))
+        if out is not None:
+            tables.from_runs(config, runs).save(out)
+    return runs
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name)
+
+
+def _resumable(folder: Path | None) -> bool:
+    return folder is not None and (folder / "checkpoint.npz").is_file()
+
+
+def _finished(folder: Path | None, rounds: int) -> Result | None:
+    """The saved run in `folder` if it completed all `rounds` rounds, else None."""
+    if folder is None or not (folder / "result.json").is_file():
+        return None
+    result = load_result(folder)
+    done = result.status == "ok" and len(result.rounds) == rounds
+    return result if done and result.params is not None else None
+
+
+def _evaluate(code: GradientCode, model, ds, result: Result) -> SchemeRun:
+    """Metrics at every round's parameters, outside the timed path."""
+    thetas = [model.init(ds.X_train.shape[1]), *result.params]
+    m_train, m_test = ds.X_train.shape[0], ds.X_test.shape[0]
+    scores = [model.predict_score(t, ds.X_test) for t in thetas]
+    return SchemeRun(
+        code=code,
+        rounds=result.rounds,
+        time_s=np.concatenate([[0.0], np.cumsum(result.wall_s)]),
+        train_loss=np.array(
+            [model.loss(t, ds.X_train, ds.y_train) / m_train + model.penalty(t) for t in thetas]
+        ),
+        test_loss=np.array([model.loss(t, ds.X_test, ds.y_test) / m_test for t in thetas]),
+        test_auc=np.array([auc(ds.y_test, sc) for sc in scores]),
+        test_acc=np.array([np.mean((sc > 0) == ds.y_test) for sc in scores]),
+        dead=result.dead,
+    )
 
 
 def time_to_target(time_s: np.ndarray, metric: np.ndarray, target: float) -> float:

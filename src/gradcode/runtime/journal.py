@@ -45,6 +45,7 @@ ROUND_COLUMNS = (
 )
 WORKER_COLUMNS = ("round", "worker", "arrival_s", "compute_s", "used")
 SYNC_EVERY = 1.0  # seconds between two fsyncs of the appended files
+STALE = ("theta.npy", "params.f64", "checkpoint.npz")  # removed when a new run starts in a folder
 
 
 class JournalError(OSError):
@@ -127,6 +128,10 @@ class Journal:
         mode = "w" if keep is None else "a"  # the files stay open for the run: closed by close()
         if keep is not None:
             _cut(self.out, keep, self.result.config.get("d"))
+        else:  # a new run in an old folder: nothing of the old run may pass for this one's
+            for name in STALE:
+                with contextlib.suppress(FileNotFoundError):
+                    (self.out / name).unlink()
         self._rounds = open(self.out / "rounds.csv", mode, newline="")  # noqa: SIM115
         self._workers = open(self.out / "workers.csv", mode, newline="")  # noqa: SIM115
         self._files = [self._rounds, self._workers]

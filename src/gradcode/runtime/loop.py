@@ -47,7 +47,13 @@ class RoundLoop:
     """The master's rounds: broadcast to idle workers, gather messages, decode, step, record."""
 
     def __init__(self, run: RunState, eng) -> None:
-        self.run_, self.code, self.eng, self.model, self.opt = run, run.code, eng, run.model, run.opt
+        self.run_, self.code, self.eng, self.model, self.opt = (
+            run,
+            run.code,
+            eng,
+            run.model,
+            run.opt,
+        )
         self.round_timeout, self.deadline, self.result = run.round_timeout, run.deadline, run.result
         self.live = np.ones(self.code.n, dtype=bool)
         self.busy = np.zeros(self.code.n, dtype=bool)

@@ -208,8 +208,9 @@ class _Run:
         if out is not None:
             keep = run.start if resume is not None else None
             run.journal = Journal(out, run.result, keep=keep)
-        run.out = None if out is None else Path(out)
         run.every, run.last_checkpoint = checkpoint_every, time.monotonic()
+        if run.journal is not None and resume is None:
+            run.checkpoint()  # round 0: a run killed at any point can be resumed
         return run
 
     def _restore(self, folder: Path, segment: dict) -> None:

@@ -20,6 +20,7 @@ import mmap
 import multiprocessing as mp
 import os
 import signal
+import time
 import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
@@ -149,15 +150,19 @@ class LocalEngine:
         self._alive.discard(worker)
 
     def close(self) -> None:
+        """Ask every worker to stop; SIGKILL those still running 1 s later (busy or hung)."""
         for i, conn in enumerate(self._conns):
             if self._procs[i].is_alive():
                 with contextlib.suppress(BrokenPipeError, OSError):
                     conn.send(None)
+        deadline = time.monotonic() + 1.0
         for proc in self._procs:
-            proc.join(1.0)
+            proc.join(max(0.0, deadline - time.monotonic()))
+        for proc in self._procs:
             if proc.is_alive():
                 proc.kill()
-                proc.join(1.0)
+        for proc in self._procs:
+            proc.join(1.0)
         for conn in self._conns:
             conn.close()
         self._params = self._results = self._done = None  # drop the views before the unmap
