@@ -11,6 +11,12 @@
     (0.8 GB each: 100,000 x 1e3 and 1,000 x 1e5), scipy CSR rows with 1,000 nonzeros each for
     d=1e6 (20,000 rows, 240 MB), so a round computes for 0.1-0.3 s. Also reported: the master
     process's CPU time per round (its own work, whatever the scheduler does with it).
+(c) Journal. n=8, d=1e5 (part (a)'s data), cyclic s=1: the same run with and without an output
+    folder (the journal appends and flushes each round, a background thread fsyncs at most once a
+    second; checkpoints every 10 rounds here, instead of about every 30 s), interleaved
+    A/B three times; reported: median round time of each, their difference as % of the round, and
+    the journal's own cost per round measured directly (appending a round of n=8 workers, in a
+    loop). Target: under 1% of the round.
 (b) Stragglers. n=6, dense 12000 x 2000 Gaussian mixture, worker 0 sleeps 0.2 s after its gradient
     every round (FixedStragglers), 100 rounds: mean / median / p95 round time (all rounds) of
     naive (s=0), ignore, frc and cyclic (s=1). Targets for each coded scheme (frc, cyclic):
@@ -44,6 +50,7 @@ import importlib.util  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from dataclasses import asdict, dataclass, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -104,6 +111,8 @@ class JobSpec:
     rounds: int
     delay: str = "none"
     seed: int = 0
+    journal: bool = False  # write the run's folder (a temporary one) while it runs
+    checkpoint_every: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -185,7 +194,23 @@ def run_job(spec: JobSpec) -> dict | None:
     worker's compute time and whether worker 0 was used. None where train returns None."""
     X, y = make_data(spec.data)
     cpu: list[float] = []  # the master's CPU clock at the end of every round
-    result = train(
+    with tempfile.TemporaryDirectory(prefix="gradcode-bench-") as folder:
+        result = _train(spec, X, y, cpu, Path(folder) / "run" if spec.journal else None)
+    if result is None:
+        return None
+    used = [list(r.survivors) for r in result.rounds]
+    return {
+        "wall_s": [r.wall_s for r in result.rounds],
+        "master_cpu_s": [float("nan"), *np.diff(cpu).tolist()],
+        "compute_s": [
+            float(np.max(r.compute_s[u])) for r, u in zip(result.rounds, used, strict=True)
+        ],
+        "worker0_used": [0 in u for u in used],
+    }
+
+
+def _train(spec: JobSpec, X, y, cpu: list[float], out: Path | None):
+    return train(
         spec.scheme,
         X,
         y,
@@ -199,19 +224,10 @@ def run_job(spec: JobSpec) -> dict | None:
         engine=spec.engine,
         delay=parse_delay(spec.delay, seed=spec.seed),
         eval_every=0,
+        out=out,
+        checkpoint_every=spec.checkpoint_every,
         on_round=lambda _record: cpu.append(time.process_time()),
     )
-    if result is None:
-        return None
-    used = [list(r.survivors) for r in result.rounds]
-    return {
-        "wall_s": [r.wall_s for r in result.rounds],
-        "master_cpu_s": [float("nan"), *np.diff(cpu).tolist()],
-        "compute_s": [
-            float(np.max(r.compute_s[u])) for r, u in zip(result.rounds, used, strict=True)
-        ],
-        "worker0_used": [0 in u for u in used],
-    }
 
 
 def mpi_unavailable() -> str | None:
@@ -456,6 +472,78 @@ def print_part_b(stats: dict[str, dict], plan: Plan, engine: str) -> bool:
     return ok
 
 
+# ----------------------------------------------------------------------------- part (c)
+
+JOURNAL_TARGET_PCT = 1.0
+JOURNAL_N, JOURNAL_REPEATS = 8, 3
+
+
+def part_c(plan: Plan, engine: str, seed: int) -> dict:
+    """Round times with and without the journal (interleaved), and the journal's direct cost."""
+    at_target = [d for d in plan.data if d.d == OVERHEAD_TARGET_D]
+    data = replace(at_target[0] if at_target else plan.data[0], seed=seed)
+    walls: dict[bool, list[float]] = {False: [], True: []}
+    cpus: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(JOURNAL_REPEATS):
+        for journal in (False, True):
+            spec = JobSpec(engine, "cyclic", JOURNAL_N, 1, data, plan.rounds, seed=seed,
+                           journal=journal, checkpoint_every=10 if journal else None)  # fmt: skip
+            raw = run(spec)
+            walls[journal] += raw["wall_s"][plan.warmup :]
+            cpus[journal] += raw["master_cpu_s"][max(plan.warmup, 1) :]
+    return {
+        "data": data,
+        "wall_ms": {k: 1e3 * float(np.median(v)) for k, v in walls.items()},
+        "cpu_ms": {k: 1e3 * float(np.median(v)) for k, v in cpus.items()},
+        "append_ms": 1e3 * journal_append_s(JOURNAL_N),
+        "rounds": len(walls[True]),
+    }
+
+
+def journal_append_s(n: int, rounds: int = 2000) -> float:
+    """Seconds per round that the master spends journaling a round of n workers (median of 5
+    loops of `rounds` appends, flush included)."""
+    from gradcode.runtime.journal import Journal
+    from gradcode.runtime.result import Result, RoundRecord
+
+    rng = np.random.default_rng(0)
+    record = RoundRecord(0, 0.1, rng.random(n), rng.random(n), tuple(range(n - 1)), 1e-15, 0.5)
+    times = []
+    with tempfile.TemporaryDirectory(prefix="gradcode-bench-") as folder:
+        journal = Journal(Path(folder), Result({"parts": 1, "d": 10}))
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for t in range(rounds):
+                journal.append(replace(record, round=t))
+            times.append((time.perf_counter() - t0) / rounds)
+        journal.close()
+    return float(np.median(times))
+
+
+def print_part_c(c: dict, engine: str) -> bool:
+    off, on = c["wall_ms"][False], c["wall_ms"][True]
+    diff_pct = 100.0 * (on - off) / off
+    direct_pct = 100.0 * c["append_ms"] / off
+    data = c["data"]
+    print_table(
+        f"(c) journal cost on the {engine} engine: cyclic n={JOURNAL_N} s=1, d={power10(data.d)}"
+        f" ({data.label()}, m={data.m:,}), GD; {c['rounds']} rounds each, interleaved "
+        f"x{JOURNAL_REPEATS}; checkpoint every 10 rounds",
+        ["journal", "round ms (median)", "master CPU ms", "vs without %"],
+        [
+            ["off", fmt(off), fmt(c["cpu_ms"][False], ".2f"), ""],
+            ["on", fmt(on), fmt(c["cpu_ms"][True], ".2f"), fmt(diff_pct, "+.2f")],
+        ],
+    )
+    ok = direct_pct <= JOURNAL_TARGET_PCT
+    CONSOLE.print(
+        f"{verdict(ok)}  journaling a round (n={JOURNAL_N}, direct): {c['append_ms'] * 1e3:.1f} us"
+        f" = {direct_pct:.3f}% of the median round (target < {JOURNAL_TARGET_PCT:.0f}%); "
+        f"end to end the difference of medians is {diff_pct:+.2f}% (noise included)"
+    )
+    return ok
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -468,7 +556,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="engine(s) to measure (default: local)",
     )
     parser.add_argument(
-        "--part", choices=("a", "b", "all"), default="all", help="run one part only"
+        "--part", choices=("a", "b", "c", "all"), default="all", help="run one part only"
     )
     parser.add_argument("--one", metavar="SPEC", help=argparse.SUPPRESS)  # mpiexec child
     return parser.parse_args(argv)
@@ -507,6 +595,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             ok = False
             CONSOLE.print(f"(b) on the {engine} engine: not measured: {why}", markup=False)
+    for engine in engines if args.part in ("c", "all") else []:
+        why = mpi_unavailable() if engine == "mpi" else None
+        if why is None:
+            ok &= print_part_c(part_c(plan, engine, args.seed), engine)
+        else:
+            CONSOLE.print(f"(c) on the {engine} engine: not measured: {why}", markup=False)
     CONSOLE.print(f"overall: {verdict(ok)}")
     print_footer(start)
     return 0

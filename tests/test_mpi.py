@@ -19,12 +19,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import gradcode as gc
+from gradcode.cli import main
 from gradcode.models import full_objective, make_model
 from gradcode.runtime.mpi_launch import (
     WORLD_VARS,
     in_mpi_world,
     mpiexec_command,
     relaunch_under_mpiexec,
+)
+from outside import (
+    environ_of,
+    gradcode,
+    journaled_rounds,
+    leaked_shm,
+    processes_with,
+    shm_entries,
+    wait_for,
 )
 
 SCRIPTS = Path(__file__).parent / "mpi_scripts"
@@ -44,20 +55,6 @@ def mpiexec() -> str:
     found = str(here) if here.exists() else shutil.which("mpiexec")
     assert found, "mpiexec not found: install the dev extras (mpi4py + the mpich wheel)"
     return found
-
-
-def processes_with(marker: str) -> list[int]:
-    """Pids whose command line mentions marker (our unique output folder)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if marker.encode() in cmdline:
-                pids.append(int(entry.name))
-    return pids
 
 
 def leftovers(marker: str, grace: float = 3.0) -> list[int]:
@@ -198,3 +195,46 @@ def test_mpiexec_command(monkeypatch) -> None:
     assert in_mpi_world()
     with pytest.raises(ValueError, match="n must be >= 1"):
         mpiexec_command(0, [])
+
+
+@pytest.mark.timeout(240)
+def test_worker_rank_sigkill_leaves_a_journal_and_resume_completes(tmp_path: Path) -> None:
+    """kill -9 of a whole worker rank: hydra tears the job down (the master with it); what the
+    master journaled is on disk, the launcher removes MPICH's segment, --resume finishes."""
+    args = ["-n", "3", "-s", "1", "--rows", "1500", "--features", "10", "--rounds", "80"]
+    args += ["--delay", "fixed:workers=0,1;delay=0.02", "--checkpoint-every", "7", "--quiet"]
+    before, out = shm_entries(), tmp_path / "run"
+    p = gradcode("train", "--engine", "mpi", *args, "--out", str(out))
+    assert wait_for(lambda: journaled_rounds(out) >= 20, TIMEOUT), p.communicate(timeout=5)
+    rank2 = [pid for pid in processes_with(str(out)) if environ_of(pid).get("PMI_RANK") == "2"]
+    rank = [pid for pid in rank2 if _parent(pid) not in rank2]  # not its compute process
+    assert len(rank) == 1, rank2
+    os.kill(rank[0], signal.SIGKILL)
+    _, stderr = p.communicate(timeout=60)
+    assert p.returncode != 0
+    assert f"resume with: gradcode train --resume {out}" in stderr
+    assert not leftovers(str(out)) and leaked_shm(before) == []
+    died = gc.load_result(out)
+    assert died.status == "died" and len(died.rounds) >= 20
+
+    done = subprocess.run(
+        [sys.executable, "-m", "gradcode", "train", "--resume", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not leftovers(str(out)) and leaked_shm(before) == []
+    result = gc.load_result(out)
+    assert result.status == "ok" and [r.round for r in result.rounds] == list(range(80))
+    assert [seg["engine"] for seg in result.segments] == ["mpi", "mpi"]
+    assert main(["train", *args, "--out", str(tmp_path / "local")]) == 0  # uninterrupted
+    want = np.load(tmp_path / "local" / "theta.npy")
+    np.testing.assert_allclose(np.load(out / "theta.npy"), want, rtol=0, atol=1e-12)
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError):
+        return -1

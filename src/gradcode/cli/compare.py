@@ -128,7 +128,7 @@ def run_compare(args: argparse.Namespace, argv: list[str] | None = None) -> int:
             )
         except Interrupted as e:
             bar.stop()
-            console.print(
+            Console(stderr=True, highlight=False).print(
                 f"gradcode: {e}; finished schemes and the journal of the current one are in "
                 f"{args.out}; resume with: gradcode compare --resume {args.out}",
                 soft_wrap=True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -93,10 +94,16 @@ def load_data(args: argparse.Namespace):
         return gaussian_mixture(args.rows, args.features, seed=args.seed)
     if not args.data.is_file():
         raise ValueError(f"--data {args.data} does not exist")
-    with np.load(args.data) as f:
-        if "X" not in f or "y" not in f:
-            raise ValueError(f"--data {args.data} must hold arrays X and y, got {sorted(f.files)}")
-        return f["X"], f["y"]
+    try:
+        with np.load(args.data) as f:
+            files = sorted(f.files)
+            if "X" in files and "y" in files:
+                return f["X"], f["y"]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(
+            f"--data {args.data} is damaged or truncated, or not an .npz ({type(e).__name__}: {e})"
+        ) from None
+    raise ValueError(f"--data {args.data} must hold arrays X and y, got {files}")
 
 
 def resumed(args: argparse.Namespace, argv: list[str]) -> tuple[argparse.Namespace, list[str]]:

@@ -114,10 +114,11 @@ class Journal:
         self._dirty = threading.Event()
         self._stop = threading.Event()
         try:
-            self._open(keep)
-        except OSError as e:
+            with self._writing():
+                self._open(keep)
+        except JournalError:
             self._close_files()
-            raise JournalError(e.errno, f"cannot write {self.out}: {e.strerror or e}") from None
+            raise
         self.write_status()
         self._syncer = threading.Thread(
             target=self._sync_loop, name="gradcode-journal", daemon=True
@@ -147,14 +148,21 @@ class Journal:
 
     def append(self, record: RoundRecord, theta: np.ndarray | None = None) -> None:
         """One finished round: its rows (and parameters) reach the OS before this returns."""
-        try:
+        with self._writing():
             self._rounds.write(_rows([round_row(record)]))
             self._workers.write(_rows(worker_rows(record, self.parts)))
             if self._params is not None and theta is not None:
                 self._params.write(np.ascontiguousarray(theta, dtype="<f8").tobytes())
             self._flush()
+
+    @contextlib.contextmanager
+    def _writing(self):
+        try:
+            yield
         except OSError as e:
-            raise JournalError(e.errno, f"cannot append to {self.out}: {e.strerror or e}") from None
+            if isinstance(e, JournalError):
+                raise
+            raise JournalError(e.errno, f"cannot write {self.out}: {e.strerror or e}") from None
 
     def _flush(self) -> None:
         for f in self._files:
@@ -163,10 +171,11 @@ class Journal:
 
     def sync(self) -> None:
         """Flush and fsync the appended files now (before a checkpoint names their rounds)."""
-        self._flush()
-        self._dirty.clear()
-        for f in self._files:
-            os.fsync(f.fileno())
+        with self._writing():
+            self._flush()
+            self._dirty.clear()
+            for f in self._files:
+                os.fsync(f.fileno())
 
     def _sync_loop(self) -> None:
         """fsync what was flushed, at most every SYNC_EVERY seconds, off the master's path."""
@@ -199,7 +208,7 @@ class Journal:
     def _close_files(self) -> None:
         for f in self._files:
             with contextlib.suppress(OSError, ValueError):
-                f.close()
+                f.close()  # a full disk fails the flush in close: the syncs said so already
         self._files = []
 
 
