@@ -116,7 +116,13 @@ def train(
             deadline, row_time, message_dtype, out, resume, checkpoint_every, record_params,
             engine, delay, theta0,
         )  # fmt: skip
-        return run.execute(rounds, eval_every, on_round)
+        eng = make_engine(engine, run.code.n)  # an MPI worker rank serves rank 0 in here
+        try:
+            run.open()
+        except BaseException:
+            eng.close()
+            raise
+        return run.execute(eng, rounds, eval_every, on_round)
 
 
 MESSAGE_DTYPES = ("float64", "float32")
@@ -200,18 +206,22 @@ class _Run:
         if run.theta.shape != (d,):
             raise ValueError(f"theta0 must have shape ({d},), got {run.theta.shape}")
         run.state = opt.init(run.theta)
+        run.out, run.resume, run.journal = out, resume, None
+        run.every, run.last_checkpoint = checkpoint_every, time.monotonic()
+        return run
+
+    def open(self) -> None:
+        """Take the state of the run to resume, if any, and open the folder (master only)."""
+        code, resume = self.code, self.resume
         segment = {"from_round": 0, "scheme": code.name, "n": code.n, "s": code.s}
         if resume is not None:
-            run._restore(Path(resume), segment)
-        run.result.segments.append({**segment, "engine": engine, "started": _now()})
-        run.journal = None
-        if out is not None:
-            keep = run.start if resume is not None else None
-            run.journal = Journal(out, run.result, keep=keep)
-        run.every, run.last_checkpoint = checkpoint_every, time.monotonic()
-        if run.journal is not None and resume is None:
-            run.checkpoint()  # round 0: a run killed at any point can be resumed
-        return run
+            self._restore(Path(resume), segment)
+        self.result.segments.append({**segment, "engine": self.engine, "started": _now()})
+        if self.out is not None:
+            keep = self.start if resume is not None else None
+            self.journal = Journal(self.out, self.result, keep=keep)
+            if resume is None:
+                self.checkpoint()  # round 0: a run killed at any point can be resumed
 
     def _restore(self, folder: Path, segment: dict) -> None:
         """Take the state of the checkpoint in `folder`, and the rounds the journal holds before it."""
@@ -246,11 +256,10 @@ class _Run:
             result.dead = dict(ck.dead)  # the same workers: the dead stay dead
         segment.update(from_round=ck.round, resumed=True, same_code=same)
 
-    def execute(self, rounds: int, eval_every: int, on_round) -> Result:
-        result, eng = self.result, None
+    def execute(self, eng, rounds: int, eval_every: int, on_round) -> Result:
+        result = self.result
         try:
             if self.start < rounds:
-                eng = make_engine(self.engine, self.code.n)
                 jobs = make_jobs(
                     self.code, self.X, self.y, self.model, self.delay, self.faults, self.row_time
                 )
@@ -271,8 +280,7 @@ class _Run:
             raise
         finally:
             with deferred(drop=True):  # a second signal must not cut the clean-up short
-                if eng is not None:
-                    eng.close()
+                eng.close()
                 self._close()
         return result
 

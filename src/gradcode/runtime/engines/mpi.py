@@ -430,7 +430,8 @@ def _test_quietly(req: MPI.Request) -> bool:
 
 def _serve_forever(comm: MPI.Comm) -> None:
     """Serve one session per JOB from rank 0 until SHUTDOWN."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the master's to handle
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # the master's to handle: it
+        signal.signal(sig, signal.SIG_IGN)  # saves the run, then releases the worker ranks
     status = MPI.Status()
     while True:
         _idle_probe(comm, status)
