@@ -20,8 +20,8 @@ from gradcode.delays import (
     SlowdownDelay,
     TraceDelay,
 )
+from gradcode.experiments.advise import advise
 from gradcode.simulate import (
-    advise,
     calibrate,
     expected_round_time,
     harmonic,
