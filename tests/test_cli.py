@@ -109,3 +109,18 @@ def test_train_with_too_many_dead_exits_non_zero_and_keeps_results(tmp_path):
     assert p.returncode == 1
     assert "training failed: round 2: cannot decode: workers [1, 2] are dead" in p.stderr
     assert json.loads((tmp_path / "result.json").read_text())["rounds_completed"] == 2
+
+
+def test_advise_lists_every_scheme_family(capsys):
+    import re
+
+    args = ["advise", "-n", "6", "--delay", "exponential:mean=0.01", "--s", "0-3"]
+    assert main([*args, "--rounds", "20"]) == 0
+    out = capsys.readouterr().out
+    for name in gc.SCHEMES:  # a row of the table, or "not available for n=6: NAME: why"
+        assert re.search(rf"(^|[\s│]){re.escape(name)}([\s│:]|$)", out, re.M), name
+    assert "not available for n=6: bibd" in out
+    assert main([*args, "--rounds", "20", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    listed = {p["scheme"] for p in report["points"]} | {x.split(":")[0] for x in report["skipped"]}
+    assert listed == set(gc.SCHEMES)

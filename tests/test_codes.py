@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gradcode as gc
-from gradcode.codes import DecodingError, min_norm_lstsq
+from gradcode.codes import Decoder, DecodingError, min_norm_lstsq
 
 EXACT = ["naive", "frc", "cyclic", "cyclic-mds"]
 
@@ -158,7 +158,7 @@ def test_a_decode_beyond_tolerance_raises_instead_of_returning_a_wrong_gradient(
 def test_a_lost_structured_solve_falls_back_to_the_reference():
     from dataclasses import replace
 
-    class Broken:  # a structured solve that lost all precision
+    class Broken(Decoder):  # a structured solve that lost all precision
         requirement = "any 4"
 
         def ready(self, mask):

@@ -4,6 +4,7 @@ import pytest
 from gradcode import delays as delays_module
 from gradcode.delays import (
     DELAYS,
+    DelayModel,
     EmpiricalDelay,
     ExponentialDelay,
     FixedStragglers,
@@ -197,7 +198,7 @@ def test_sample_many_equals_per_round_samples(model):
 
 
 def test_sample_many_falls_back_for_foreign_models():
-    class Linear:  # a user's model with only sample()
+    class Linear(DelayModel):  # a user's model declaring only sample()
         def sample(self, round, n):
             return np.full(n, round * 0.1), np.ones(n)
 

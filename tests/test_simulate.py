@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 import gradcode as gc
 from gradcode.cli import main
-from gradcode.codes import GradientCode
+from gradcode.codes import Decoder, GradientCode
 from gradcode.delays import (
     ExponentialDelay,
     FixedStragglers,
@@ -20,8 +20,8 @@ from gradcode.delays import (
     SlowdownDelay,
     TraceDelay,
 )
+from gradcode.experiments.advise import advise
 from gradcode.simulate import (
-    advise,
     calibrate,
     expected_round_time,
     harmonic,
@@ -71,7 +71,7 @@ def test_simulate_fast_equals_exact_loop(code, carryover):
 
 def test_unknown_decoder_uses_the_exact_loop():
     @dataclass(frozen=True)
-    class FirstTwoOfThree:  # ready once two of workers 0, 1, 2 replied
+    class FirstTwoOfThree(Decoder):  # ready once two of workers 0, 1, 2 replied
         requirement = "two of workers 0, 1, 2"
 
         def ready(self, mask):

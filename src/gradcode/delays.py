@@ -4,7 +4,8 @@ A delay model answers ``sample(round, n) -> (extra, factor)``, two float64 array
 worker i's reply in that round takes ``compute_time * factor[i] + extra[i]`` seconds
 (extra >= 0, factor >= 1). ``sample_many(rounds, n)`` answers for many rounds at once, arrays of
 shape (len(rounds), n) whose row r equals ``sample(rounds[r], n)`` exactly (the simulator's
-batch sampler; the runtime calls ``sample``). One exception to factor >= 1: a trace replaying
+batch sampler; the runtime calls ``sample``); `DelayModel` declares it, by default sampled round
+by round. One exception to factor >= 1: a trace replaying
 recorded *total* reply times returns factor = 0 and extra = the recorded time (the reply takes
 the recorded time, whatever the compute; a real worker sleeps out the difference).
 
@@ -37,6 +38,9 @@ Examples::
     trace:path=runs/train/workers.csv                (replay `gradcode train`'s arrivals)
     trace:path=runs/train/workers.csv;minus=compute_s (replay only the delays)
     empirical:values=0.001,0.0015,0.004;seed=0       (resample recorded seconds)
+
+One module for every model (some 570 lines): they share the stream discipline above, the
+validation helpers and the spec parser with its one registry.
 """
 
 from __future__ import annotations
@@ -58,24 +62,25 @@ Sample = tuple[np.ndarray, np.ndarray]
 
 
 class DelayModel(Protocol):
+    """A delay model declares ``sample``; ``sample_many`` defaults to sampling round by round
+    (the models of this module vectorise it)."""
+
     def sample(self, round: int, n: int) -> Sample:
         """(added seconds, slowdown factors >= 1), each of shape (n,), for round ``round``."""
         ...
 
+    def sample_many(self, rounds: ArrayLike, n: int) -> Sample:
+        """(extra, factor), each (len(rounds), n), row r equal to ``sample(rounds[r], n)``."""
+        rounds = _check_rounds(rounds, n)
+        draws = [self.sample(int(t), n) for t in rounds]
+        if not draws:
+            return np.zeros((0, n)), np.ones((0, n))
+        return np.stack([d[0] for d in draws]), np.stack([d[1] for d in draws])
+
 
 def sample_many(model: DelayModel, rounds: ArrayLike, n: int) -> Sample:
-    """(extra, factor), each (len(rounds), n), row r equal to ``model.sample(rounds[r], n)``.
-
-    Vectorised for the models of this module; any other model is sampled round by round.
-    """
-    batch = getattr(model, "sample_many", None)
-    if batch is not None:
-        return batch(rounds, n)
-    rounds = _check_rounds(rounds, n)
-    draws = [model.sample(int(t), n) for t in rounds]
-    if not draws:
-        return np.zeros((0, n)), np.ones((0, n))
-    return np.stack([d[0] for d in draws]), np.stack([d[1] for d in draws])
+    """(extra, factor), each (len(rounds), n), row r equal to ``model.sample(rounds[r], n)``."""
+    return model.sample_many(rounds, n)
 
 
 def _check_round(round: int, n: int) -> None:
@@ -105,7 +110,7 @@ def _check_real(name: str, value: float, low: float, high: float = math.inf) -> 
         raise ValueError(f"{name} must be a finite number {allowed}, got {name}={value!r}")
 
 
-class _Model:
+class _Model(DelayModel):
     """``sample`` and ``sample_many`` from one vectorised ``_draw(rounds, n)``."""
 
     def sample(self, round: int, n: int) -> Sample:

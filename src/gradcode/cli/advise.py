@@ -7,9 +7,11 @@ import json
 from dataclasses import asdict
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
-from ..simulate import SCHEMES, Advice, advise, plot_advice
+from ..codes import SCHEMES
+from ..experiments.advise import Advice, advise
+from ..experiments.plots import plot_advice
 from ..spec import int_ranges, split_specs
 from .simulate import add_model_options, delay_from, ms, timing
 
@@ -18,7 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("advise", help="recommend a scheme and s for a delay model or a trace")
     p.add_argument("--schemes", default=",".join(SCHEMES), help="comma-separated schemes")
     p.add_argument("--s", dest="s_values", default="0-8", help="s values: '0-4' or '0,1,3'")
-    p.add_argument("--allow-inexact", action="store_true", help="let 'ignore' be recommended")
+    p.add_argument(
+        "--allow-inexact",
+        action="store_true",
+        help="let approximate codes (ignore, expander, ...) be recommended",
+    )
     add_model_options(p)
     p.set_defaults(run=run)
 
@@ -43,6 +49,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
             "best_mean": asdict(advice.best_mean),
             "best_p95": asdict(advice.best_p95),
             "points": [asdict(p) for p in advice.points],
+            "skipped": list(advice.skipped),
         }
         print(json.dumps(report, indent=2))
     else:
@@ -56,9 +63,10 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
 def show(advice: Advice, rounds: int) -> None:
     out = Console(highlight=False, width=max(100, Console().width))
     table = Table(
-        "scheme",
+        Column("scheme", no_wrap=True),
         "s",
         "load",
+        "data share",
         "exact",
         "mean ms",
         "median ms",
@@ -72,6 +80,7 @@ def show(advice: Advice, rounds: int) -> None:
             p.scheme,
             str(p.s),
             str(p.load),
+            f"{p.share:.3g}",
             "yes" if p.exact else "no",
             ms(p.mean),
             ms(p.median),
@@ -79,6 +88,8 @@ def show(advice: Advice, rounds: int) -> None:
             ms(p.expected),
         )
     out.print(table)
+    for line in advice.skipped:
+        out.print(f"not available for n={advice.n}: {line}")
     m, q = advice.best_mean, advice.best_p95
     out.print(f"[bold]recommended:[/] {m.scheme} s={m.s} (least mean round time {ms(m.mean)} ms)")
     out.print(f"[bold]least p95:[/]   {q.scheme} s={q.s} (p95 {ms(q.p95)} ms)")

@@ -12,7 +12,8 @@ from rich.table import Table
 
 from ..codes import SCHEMES, make_code
 from ..delays import DelayModel, TraceDelay, parse_delay
-from ..simulate import expected_round_time, plot_round_times, simulate
+from ..experiments.plots import plot_round_times
+from ..simulate import expected_round_time, simulate
 from ..spec import split_specs
 
 
@@ -36,7 +37,12 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         "--rounds", type=int, help="rounds (default: the trace's; else 10000, advise 2000)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the codes and delays")
-    p.add_argument("--t-partition", type=float, default=0.01, help="compute s per partition")
+    p.add_argument(
+        "--t-partition",
+        type=float,
+        default=0.01,
+        help="compute s per partition (advise: per 1/n of the data, scaled to each code's k)",
+    )
     p.add_argument("--comm", type=float, default=0.0, help="seconds added to every reply")
     p.add_argument("--overhead", type=float, default=0.0, help="master s per round (decode)")
     p.add_argument(

@@ -9,8 +9,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from ..experiments.plots import plot_study
 from ..spec import int_ranges, split_specs
-from ..study import DEFAULT_SCHEMES, Study, plot_study, study
+from ..study import DEFAULT_SCHEMES, Study, study
 
 
 def register(sub: argparse._SubParsersAction) -> None:

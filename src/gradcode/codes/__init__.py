@@ -19,6 +19,7 @@ from .expander import expander
 from .frc import frc
 from .hetero import hetero
 from .partial import partial_cyclic, partial_frc
+from .protocol import Decoder, decodable_by_loop
 from .sgc import sgc
 from .stream import stream
 from .uncoded import ignore, naive
@@ -89,8 +90,10 @@ def make_code(
 __all__ = [
     "SCHEMES",
     "DEFAULT_TOL",
+    "Decoder",
     "DecodingError",
     "GradientCode",
+    "decodable_by_loop",
     "check_ns",
     "make_code",
     "min_norm_lstsq",

@@ -23,8 +23,9 @@ import scipy.linalg
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from .base import Mask, Vector, min_norm_lstsq
+from .base import min_norm_lstsq
 from .decoders import AtLeast
+from .protocol import Mask, Vector
 
 Solver = Callable[[Mask], Vector]  # survivor mask -> the min-norm least-squares a
 

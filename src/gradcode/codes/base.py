@@ -1,20 +1,20 @@
-"""The `GradientCode` value: encoding matrix B, readiness rule and checked, cached decoding."""
+"""The `GradientCode` value: encoding matrix B, its decoder's readiness, checked, cached decoding."""
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Protocol
 
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-Mask = NDArray[np.bool_]
-Vector = NDArray[np.float64]
+from .decoders import null_space_decoder
+from .protocol import Decoder, Mask, Times, Vector
 
 DEFAULT_TOL = 1e-9
 CACHE_SIZE = 4096
@@ -23,16 +23,6 @@ REFINE = 2  # iterative-refinement steps after a structured solve
 
 class DecodingError(ValueError):
     """An exact decode whose residual max|aᵀB - 1ᵀ| exceeds the code's tolerance."""
-
-
-class Decoder(Protocol):
-    """Finds a (zero outside the survivors) with aᵀB = 1ᵀ for one code."""
-
-    requirement: str  # what a survivor set needs, in words ("any n-s=10 workers")
-
-    def ready(self, mask: Mask) -> bool: ...
-
-    def solve(self, mask: Mask) -> Vector: ...
 
 
 def check_ns(n: object, s: object) -> tuple[int, int]:
@@ -110,8 +100,6 @@ class GradientCode:
     @classmethod
     def from_matrix(cls, B: NDArray, s: int, *, name: str = "custom", tol: float = DEFAULT_TOL):
         """A code from your own B (n x k) meant to decode from any n-s workers (checked per decode)."""
-        from .decoders import null_space_decoder
-
         B = np.asarray(B, dtype=float)
         if B.ndim != 2 or not np.all(np.isfinite(B)):
             raise ValueError(f"B must be a finite 2-D array, got shape {B.shape}")
@@ -219,12 +207,25 @@ class GradientCode:
         the others (partial-straggler codes: also the stragglers' first messages)."""
         lost = np.zeros(self.n, dtype=bool)
         lost[list(stragglers)] = True
-        arrivals = getattr(self.decoder, "arrivals", None)
-        return arrivals(lost) if arrivals else np.repeat(~lost, self.parts)
+        return self.decoder.arrivals(lost, self.parts)
 
     def can_decode(self, arrived: Iterable[int] | NDArray) -> bool:
         """True as soon as the arrived workers suffice to decode (FRC: one reply per group)."""
         return self.decoder.ready(self.mask(arrived))
+
+    def decodable_at(self, T: Times) -> NDArray[np.float64]:
+        """Per row of message arrival times T (rounds x n*parts, seconds; inf or NaN: never
+        arrives), the first time the arrived messages can decode (inf: never); one row may come
+        as a vector. `can_decode` is the one-row case."""
+        T = np.atleast_2d(np.asarray(T, dtype=float))
+        if T.ndim != 2 or T.shape[1] != self.messages:
+            raise ValueError(
+                f"arrival times must have shape (rounds, {self.messages}) for {self!r} "
+                f"(one column per message), got shape {T.shape}"
+            )
+        if np.isnan(T).any():
+            T = np.where(np.isnan(T), math.inf, T)
+        return self.decoder.decodable_at(T)
 
     def decode(self, survivors: Iterable[int] | NDArray, *, best_effort: bool = False) -> Vector:
         """The minimum-norm a over the survivors with aᵀB = 1ᵀ (read-only, zero elsewhere).
@@ -271,9 +272,12 @@ class GradientCode:
             return a
         for _ in range(REFINE):
             r = 1.0 - self._Bt @ a
-            if np.max(np.abs(r)) <= self.tol or not hasattr(self.decoder, "correct"):
+            if np.max(np.abs(r)) <= self.tol:
                 break
-            a = a + self.decoder.correct(mask, r)
+            x = self.decoder.correct(mask, r)
+            if x is None:
+                break
+            a = a + x
         if self.residual(a) <= self.tol:
             return a
         a = min_norm_lstsq(self.B, mask)  # the structured solve lost precision: try the reference

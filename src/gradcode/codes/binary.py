@@ -32,7 +32,6 @@ piece sizes by linear programming) found no load below 1/ℓ for every n <= 5 an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,14 +46,10 @@ class BinaryDecoder(GroupDecoder):
     """One survivor per group, the lowest id, with a_i = 1: a ∈ {0, 1}ⁿ and aᵀB = 1ᵀ exactly.
 
     Groups are runs of consecutive worker ids (as `binary` builds them); readiness is the FRC
-    rule (one reply from each group), which the simulator's one-per-group rule also finds.
-    `ready_many` and `solve_many` do the same for a stack of masks (sets x n) at once; `ready` and
-    `solve` are their one-mask cases."""
+    rule (one reply from each group, `GroupDecoder.decodable_at`). `solve_many` decodes a stack
+    of masks (sets x n) at once; `solve` is its one-mask case."""
 
     def __post_init__(self) -> None:
-        parent = getattr(super(), "__post_init__", None)
-        if parent is not None:
-            parent()
         g = np.asarray(self.group)
         if np.any(np.diff(g) != np.diff(g).clip(0, 1)) or g[0] != 0 or g[-1] != self.n_groups - 1:
             raise ValueError(
@@ -62,24 +57,12 @@ class BinaryDecoder(GroupDecoder):
                 f"worker ids, got group={g.tolist()}"
             )
 
-    @cached_property
-    def starts(self) -> NDArray[np.intp]:
-        """First worker id of each group."""
-        return np.flatnonzero(np.r_[True, np.diff(self.group) != 0])
-
-    def ready_many(self, masks: NDArray[np.bool_]) -> NDArray[np.bool_]:
-        """For each row of masks (sets x n): whether every group has a survivor."""
-        return np.all(np.logical_or.reduceat(masks, self.starts, axis=1), axis=1)
-
     def solve_many(self, masks: NDArray[np.bool_]) -> NDArray[np.float64]:
         """Decoding vectors (sets x n): 1 at the lowest surviving id of each group, 0 elsewhere
         (a group without survivors gets no 1: check `ready_many` first)."""
         seen = np.cumsum(masks, axis=1)  # survivors among workers 0..i
         before = np.where(self.starts > 0, seen[:, self.starts - 1], 0)  # before each group
         return (masks & (seen == before[:, self.group] + 1)).astype(np.float64)
-
-    def ready(self, mask: Mask) -> bool:
-        return bool(self.ready_many(mask[None])[0])
 
     def solve(self, mask: Mask) -> Vector:
         return self.solve_many(mask[None])[0]

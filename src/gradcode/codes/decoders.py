@@ -1,4 +1,5 @@
-"""Decoders: closed forms for uncoded and FRC codes, a straggler-side null-space solve otherwise.
+"""Decoders: closed forms for uncoded and FRC codes, a straggler-side null-space solve otherwise,
+and their two readiness rules: the k-th arrival (`KthArrival`) and one reply per group.
 
 Null-space decoding. Let N (n x m) be an orthonormal basis of the left null space of B
 (vᵀB = 0) and a0 the minimum-norm solution of aᵀB = 1ᵀ over all n workers (a0 ⊥ N). Every
@@ -11,6 +12,7 @@ cyclic-MDS codes: any n-s rows of B span 1) every set of n-s survivors decodes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -18,12 +20,33 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from .base import GradientCode, Mask, Vector
+from .protocol import Decoder, Encoded, Mask, OrderStatistic, Times, Vector
+
+
+class KthArrival(Decoder):
+    """The readiness rule "any `need` of the `n` workers": the need-th order statistic of a row."""
+
+    n: int
+    need: int
+    rule = "kth"
+
+    def decodable_at(self, T: Times) -> NDArray[np.float64]:
+        T = np.atleast_2d(T)
+        k = self.need - 1
+        if k < 0:
+            return np.full(T.shape[0], -math.inf)
+        if k >= T.shape[1]:
+            return np.full(T.shape[0], math.inf)
+        return np.partition(T, k, axis=1)[:, k]
+
+    @property
+    def order_statistic(self) -> OrderStatistic:
+        return ("kth", self.need, self.n)
 
 
 @dataclass(frozen=True)
-class AtLeast:
-    """The readiness rule "any `need` of the n workers" (the simulator's k-th arrival)."""
+class AtLeast(KthArrival):
+    """Ready once any `need` of the n workers replied (uncoded and approximate codes)."""
 
     n: int
     need: int
@@ -31,9 +54,6 @@ class AtLeast:
     @property
     def requirement(self) -> str:
         return f"at least {self.need} of the n={self.n} workers"
-
-    def ready(self, mask: Mask) -> bool:
-        return int(np.count_nonzero(mask)) >= self.need
 
 
 @dataclass(frozen=True)
@@ -45,29 +65,62 @@ class UniformDecoder(AtLeast):
 
 
 @dataclass(frozen=True)
-class GroupDecoder:
-    """Fractional repetition: a_i = 1/|F ∩ group(i)|, ready once every group has one reply."""
+class GroupDecoder(Decoder):
+    """Fractional repetition: a_i = 1/|F ∩ group(i)|, ready once every group has one reply: the
+    max over groups of the group's first arrival."""
 
     group: NDArray[np.intp]  # group id of each worker (of each message: multi-message codes)
     n_groups: int
     member: str = "worker"
+    rule = "groups"
 
     @property
     def requirement(self) -> str:
         return f"one {self.member} from each of the {self.n_groups} groups"
 
+    @cached_property
+    def order(self) -> NDArray[np.intp] | None:
+        """The permutation sorting members by group (None: already sorted)."""
+        order = np.argsort(self.group, kind="stable")
+        return None if np.array_equal(order, np.arange(order.size)) else order
+
+    @cached_property
+    def starts(self) -> NDArray[np.intp]:
+        """Where each group begins among the members sorted by group (for runs of consecutive
+        ids: the first member of each group)."""
+        g = np.sort(self.group, kind="stable")
+        return np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+
+    @cached_property
+    def size(self) -> int | None:
+        """The common group size, or None when groups differ in size."""
+        sizes = np.bincount(self.group, minlength=self.n_groups)
+        return int(sizes[0]) if np.all(sizes == sizes[0]) else None
+
+    def decodable_at(self, T: Times) -> NDArray[np.float64]:
+        T = np.atleast_2d(T)
+        if self.starts.size < self.n_groups:  # a group nobody holds: never ready
+            return np.full(T.shape[0], math.inf)
+        if self.order is not None:
+            T = T[:, self.order]
+        m = self.size
+        if m is not None:  # equal groups, members m apart after the sort: m strided minima
+            return np.minimum.reduce([T[:, j::m] for j in range(m)]).max(axis=1)
+        return np.minimum.reduceat(T, self.starts, axis=1).max(axis=1)
+
+    @property
+    def order_statistic(self) -> OrderStatistic | None:
+        return None if self.size is None else ("groups", self.n_groups, self.size)
+
     def _counts(self, mask: Mask) -> Vector:
         return np.bincount(self.group, weights=mask, minlength=self.n_groups)
-
-    def ready(self, mask: Mask) -> bool:
-        return int(np.count_nonzero(mask)) >= self.n_groups and bool(np.all(self._counts(mask)))
 
     def solve(self, mask: Mask) -> Vector:
         return mask / self._counts(mask)[self.group]
 
 
 @dataclass(frozen=True)
-class NullSpaceDecoder:
+class NullSpaceDecoder(KthArrival):
     """Straggler-side solve over an orthonormal left null space N of B (module docstring).
 
     `particular(r)` returns the minimum-norm x with xᵀB = rᵀ over all n workers (x ⊥ N); the
@@ -83,11 +136,12 @@ class NullSpaceDecoder:
         return self.particular(np.ones(self.k))
 
     @property
-    def requirement(self) -> str:
-        return f"any {self.need} of the n={self.N.shape[0]} workers"
+    def n(self) -> int:  # type: ignore[override]
+        return self.N.shape[0]
 
-    def ready(self, mask: Mask) -> bool:
-        return int(np.count_nonzero(mask)) >= self.need
+    @property
+    def requirement(self) -> str:
+        return f"any {self.need} of the n={self.n} workers"
 
     def solve(self, mask: Mask) -> Vector:
         return self._zero_stragglers(mask, self.a0.copy())
@@ -110,7 +164,7 @@ class NullSpaceDecoder:
         return x
 
 
-def null_space_decoder(code: GradientCode) -> NullSpaceDecoder:
+def null_space_decoder(code: Encoded) -> NullSpaceDecoder:
     """Build N and the particular solver for any code from one SVD of B (O(n³) once)."""
     U, sigma, Vt = np.linalg.svd(code.B, full_matrices=True)
     # Rank: numerical, but at most n - s. An exact code's left null space needs dimension >= s to

@@ -15,17 +15,24 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import NDArray
 
-from .base import GradientCode, Mask, Vector
+from .base import GradientCode
 from .cyclic import cyclic
 from .frc import frc
+from .protocol import Decoder, Mask, Times, Vector
 
 
 @dataclass(frozen=True)
-class PartialDecoder:
-    """a = 1 on every first message, the inner code's decode on the second messages."""
+class PartialDecoder(Decoder):
+    """a = 1 on every first message, the inner code's decode on the second messages; decodable
+    once every first message and the second messages the inner code needs arrived."""
 
     inner: GradientCode
+
+    @property
+    def rule(self) -> str:  # type: ignore[override]
+        return "partial" if self.inner.decoder.rule != "loop" else "loop"
 
     @property
     def requirement(self) -> str:
@@ -34,10 +41,11 @@ class PartialDecoder:
             f"{self.inner.decoder.requirement}"
         )
 
-    def ready(self, mask: Mask) -> bool:
-        return bool(mask[0::2].all()) and self.inner.decoder.ready(mask[1::2])
+    def decodable_at(self, T: Times) -> NDArray[np.float64]:
+        T = np.atleast_2d(T)
+        return np.maximum(T[:, 0::2].max(axis=1), self.inner.decoder.decodable_at(T[:, 1::2]))
 
-    def arrivals(self, lost: Mask) -> Mask:
+    def arrivals(self, lost: Mask, parts: int = 2) -> Mask:
         """Stragglers are slow, not dead: their first messages arrive, their second ones not."""
         out = np.ones(2 * lost.size, dtype=bool)
         out[1::2] = ~lost

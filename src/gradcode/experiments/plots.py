@@ -1,12 +1,17 @@
-"""Figures of a comparison (matplotlib, PNG and SVG): the paper's running-time and generalization
-figures, and a worker-arrival heatmap showing who straggled when."""
+"""Figures (matplotlib, PNG and SVG): a comparison's running-time and generalization figures (the
+paper's) and worker-arrival heatmap; simulated round times; advice; a decoding-error study."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ..simulate import Simulation
+from ..study import Point as StudyPoint
+from ..study import Study
+from .advise import Advice
 from .tables import Comparison
 
 COLORS = {
@@ -35,6 +40,16 @@ def _plt():
         }
     )
     return plt
+
+
+def _save(fig, path: str | Path) -> list[Path]:
+    """Write PATH.png and PATH.svg (the suffix of `path` is dropped); return both paths."""
+    stem = Path(path).with_suffix("")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    out = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+    for p in out:
+        fig.savefig(p, bbox_inches="tight")
+    return out
 
 
 PALETTE = ("#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f", "#1a55a3", "#98df8a")
@@ -130,10 +145,7 @@ def draw(c: Comparison, out: str | Path) -> list[Path]:
 
     def save(fig, name: str) -> None:
         fig.suptitle(_title(c), fontsize=9, y=0.995)
-        for ext in ("png", "svg"):
-            path = out / f"{name}.{ext}"
-            fig.savefig(path, bbox_inches="tight")
-            paths.append(path)
+        paths.extend(_save(fig, out / name))
         plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6.4, 4))
@@ -156,3 +168,114 @@ def draw(c: Comparison, out: str | Path) -> list[Path]:
     arrivals(c, fig)
     save(fig, "arrivals")
     return paths
+
+
+def plot_round_times(sims: Sequence[Simulation], path: str | Path) -> list[Path]:
+    """Histogram and empirical CDF of round times per scheme; writes PATH.png and PATH.svg."""
+    plt = _plt()
+    fig, (hist, cdf) = plt.subplots(1, 2, figsize=(10, 3.8))
+    finite = [s.round_s[np.isfinite(s.round_s)] * 1e3 for s in sims]
+    values = np.concatenate([f for f in finite if f.size] or [np.zeros(1)])
+    bins = np.linspace(values.min(), np.quantile(values, 0.995), 60)
+    for sim, ms in zip(sims, finite, strict=True):
+        label = f"{sim.scheme} s={sim.s}"
+        hist.hist(ms, bins=bins, histtype="step", density=True, label=label)
+        cdf.plot(np.sort(ms), np.arange(1, ms.size + 1) / sim.round_s.size, label=label)
+    hist.set(xlabel="round time (ms)", ylabel="density", title="round-time distribution")
+    cdf.set(xlabel="round time (ms)", ylabel="P(round <= t)", title="empirical CDF")
+    for ax in (hist, cdf):
+        ax.grid(alpha=0.3)
+    cdf.legend(fontsize=8)
+    fig.suptitle(f"n={sims[0].n}, delays {sims[0].delays}", fontsize=9)
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def plot_advice(advice: Advice, path: str | Path) -> list[Path]:
+    """Expected (solid) and p95 (dotted) round time against s per scheme, the picks starred."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for scheme in dict.fromkeys(p.scheme for p in advice.points):
+        pts = sorted((p for p in advice.points if p.scheme == scheme), key=lambda p: p.s)
+        s = [p.s for p in pts]
+        label = scheme if pts[0].exact else f"{scheme} (inexact)"
+        ms = np.array([[p.mean, p.p95] for p in pts]) * 1e3
+        ms[~np.isfinite(ms)] = np.nan  # undecodable configurations leave a gap
+        (line,) = ax.plot(s, ms[:, 0], "o-", label=label)
+        ax.plot(s, ms[:, 1], ":", color=line.get_color())
+    for best, label in ((advice.best_mean, "least mean"), (advice.best_p95, "least p95")):
+        y = (best.mean if label == "least mean" else best.p95) * 1e3
+        ax.plot([best.s], [y], "*", ms=16, mfc="none", color="k")
+        ax.annotate(
+            f"{label}: {best.scheme} s={best.s}",
+            (best.s, y),
+            (6, 6),
+            "data",
+            textcoords="offset points",
+            fontsize=8,
+        )
+    ax.set(
+        xlabel="s (stragglers tolerated)",
+        ylabel="round time (ms)",
+        title=f"n={advice.n}: expected (solid) and p95 (dotted) round time",
+    )
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def plot_study(result: Study, path: str | Path, at: int | None = None) -> list[Path]:
+    """Error against stragglers, one panel per load (bounds dashed, the optimal uncoded error t/n
+    dotted), and error against load at `at` stragglers (default: the t nearest n/4);
+    writes PATH.png and PATH.svg."""
+    plt = _plt()
+    loads = sorted({p.load for p in result.points})
+    ts = sorted({p.stragglers for p in result.points})
+    at = min(ts, key=lambda t: abs(t - result.n / 4)) if at is None else at
+    fig, axes = plt.subplots(1, len(loads) + 1, figsize=(4.2 * (len(loads) + 1), 4), sharey=True)
+    colors = {s: f"C{i}" for i, s in enumerate(dict.fromkeys(p.scheme for p in result.points))}
+    for ax, load in zip(axes, loads, strict=False):
+        for scheme, color in colors.items():
+            pts = [p for p in result.points if p.scheme == scheme and p.load == load]
+            if not pts:
+                continue
+            t = [p.stragglers for p in pts]
+            label = f"{scheme} (exact up to s={pts[0].s})" if pts[0].exact else scheme
+            ax.plot(t, [p.mean for p in pts], color=color, label=label, **_study_style(pts[0]))
+            if not pts[0].exact and any(np.isfinite(p.bound) for p in pts):
+                ax.plot(t, [p.bound for p in pts], "--", color=color, lw=1)
+        ax.plot(ts, [t / result.n for t in ts], ":", color="grey", label="uncoded (t/n)")
+        ax.set(title=f"load {load}", xlabel="stragglers t")
+    axes[0].set_ylabel("error ||aᵀB - 1ᵀ||² / k  (mean; bound dashed)")
+    ax = axes[-1]
+    for scheme, color in colors.items():
+        pts = sorted(
+            (p for p in result.points if p.scheme == scheme and p.stragglers == at),
+            key=lambda p: p.load,
+        )
+        if pts:
+            x = [p.load for p in pts]
+            ax.plot(x, [p.mean for p in pts], color=color, **_study_style(pts[0]))
+            if not pts[0].exact:
+                ax.plot(x, [p.bound for p in pts], "--", color=color, lw=1)
+    ax.set(title=f"t = {at} stragglers", xlabel="load (partitions per worker)", xticks=loads)
+    for ax in axes:
+        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3, which="both")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"n={result.n}, {result.samples} random straggler sets per point", fontsize=9)
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def _study_style(p: StudyPoint) -> dict:
+    """Exact codes: open squares; approximate codes: dots."""
+    if p.exact:
+        return {"marker": "s", "ms": 6, "mfc": "none", "lw": 1}
+    return {"marker": "o", "ms": 3, "lw": 1.5}
