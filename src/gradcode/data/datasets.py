@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from gradcode.arrays import Matrix, check_data
 from gradcode.data import bundled, cache
 from gradcode.data.amazon import (
     AMAZON_CARDINALITIES,
@@ -32,7 +33,6 @@ from gradcode.data.amazon import (
 )
 from gradcode.data.files import Label, binarize_labels, read_csv, read_svmlight
 from gradcode.data.synthetic import gaussian_mixture
-from gradcode.models.base import Matrix, check_data
 
 
 @dataclass(frozen=True, eq=False)
