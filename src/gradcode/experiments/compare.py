@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,9 +98,3 @@ def compare(
     if out is not None:
         comparison.save(out)
     return comparison
-
-
-def time_to_target(time_s: np.ndarray, metric: np.ndarray, target: float) -> float:
-    """First wall-clock time at which `metric` reaches `target` (NaN if never)."""
-    hit = np.flatnonzero(metric >= target)
-    return float(time_s[hit[0]]) if hit.size else math.nan
