@@ -134,8 +134,6 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
             console.print(f"[bold red]training failed:[/] {e}")
             console.print(f"partial results written to {args.out}")
             return 1
-    if result is None:  # an MPI worker rank
-        return 0
     wall = result.wall_s
     console.print(
         f"{len(wall)} rounds: median {np.median(wall) * 1e3:.1f} ms, mean {wall.mean() * 1e3:.1f} ms"
