@@ -70,7 +70,10 @@ def test_registry_names_and_errors():
         "breast-cancer",
         "digits",
     }
-    with pytest.raises(ValueError, match=r"unknown data set 'mnist'; valid data sets: gaussian"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown data set 'mnist'; valid data sets: amazon, amazon-synthetic, breast",
+    ):
         load_dataset("mnist")
     with pytest.raises(
         ValueError, match=r"unknown parameter\(s\) colour, m for data set 'gaussian'"

@@ -48,7 +48,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Sequence
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Protocol
@@ -56,7 +56,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .spec import parse_spec
+from .registry import Registry
 
 Sample = tuple[np.ndarray, np.ndarray]
 
@@ -535,23 +535,12 @@ DELAYS: dict[str, type] = {
 }
 
 
+_DELAYS = Registry("delay", DELAYS)
+
+
 def make_delay(name: str, **kw: float | int | str | Sequence[int]) -> DelayModel:
     """Build a delay model by registry name; unknown names or parameters list the valid ones."""
-    if name not in DELAYS:
-        raise ValueError(f"unknown delay {name!r}; valid delays: {', '.join(sorted(DELAYS))}")
-    cls = DELAYS[name]
-    params = {f.name: f for f in fields(cls) if f.init}
-    unknown = sorted(set(kw) - set(params))
-    if unknown:
-        valid = ", ".join(sorted(params)) or "(none)"
-        raise ValueError(
-            f"unknown parameter(s) {', '.join(unknown)} for delay {name!r}; "
-            f"valid parameters: {valid}"
-        )
-    missing = [p for p, f in params.items() if f.default is MISSING and p not in kw]
-    if missing:
-        raise ValueError(f"delay {name!r} needs parameter(s): {', '.join(missing)}")
-    return cls(**kw)
+    return _DELAYS.build(name, **kw)
 
 
 def parse_delay(spec: str, *, seed: int | None = None) -> DelayModel:
@@ -559,15 +548,7 @@ def parse_delay(spec: str, *, seed: int | None = None) -> DelayModel:
 
     ``seed`` is used for seeded models whose spec gives none.
     """
-    name = spec.strip().partition(":")[0].strip()
-    name, kw = parse_spec(spec, "delay", _text_fields(DELAYS.get(name)))
-    if seed is not None and name in DELAYS and issubclass(DELAYS[name], _Seeded):
+    name, kw = _DELAYS.parse(spec)
+    if seed is not None and "seed" in _DELAYS.params(name):
         kw.setdefault("seed", seed)
     return make_delay(name, **kw)
-
-
-def _text_fields(cls: type | None) -> set[str]:
-    """Parameters taken as text in a spec (paths, column names)."""
-    if cls is None:
-        return set()
-    return {f.name for f in fields(cls) if f.init and f.type in ("str", str)}

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from numbers import Real
 from typing import ClassVar, Protocol
 
 import numpy as np
+
+from .registry import Registry
 
 Schedule = Callable[[int], float]
 
@@ -111,23 +113,12 @@ SCHEDULES: dict[str, type] = {
 }
 
 
-def _build(registry: dict[str, type], kind: str, name: str, args: dict) -> object:
-    if name not in registry:
-        raise ValueError(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(sorted(registry))}")
-    cls = registry[name]
-    valid = sorted(f.name for f in fields(cls))
-    unknown = sorted(set(args) - set(valid))
-    if unknown:
-        raise ValueError(
-            f"unknown parameter(s) {', '.join(unknown)} for {kind} {name!r}; "
-            f"valid parameters: {', '.join(valid)}"
-        )
-    return cls(**args)
+_SCHEDULES = Registry("schedule", SCHEDULES)
 
 
 def make_schedule(name: str, **kw: float) -> Schedule:
     """Build a schedule by name, e.g. ``make_schedule("inverse-time", lr0=1, decay=0.1)``."""
-    return _build(SCHEDULES, "schedule", name, kw)  # type: ignore[return-value]
+    return _SCHEDULES.build(name, **kw)
 
 
 def learning_rate(lr: float | Schedule, t: int) -> float:
@@ -278,12 +269,14 @@ class Adam(_Base):
 
 
 OPTIMIZERS: dict[str, type] = {"gd": GD, "nesterov": Nesterov, "momentum": Momentum, "adam": Adam}
-TORCH_OPTIMIZERS = ("torch-sgd", "torch-adam")  # gradcode.optim_torch, imported when asked for
+# torch's own optimizers, imported only when asked for.
+TORCH_OPTIMIZERS: dict[str, str] = {
+    "torch-sgd": "gradcode.optim_torch:TorchSGD",
+    "torch-adam": "gradcode.optim_torch:TorchAdam",
+}
+_OPTIMIZERS = Registry("optimizer", OPTIMIZERS, lazy=TORCH_OPTIMIZERS, extra="torch")
 
 
 def make_optimizer(name: str, lr: float | Schedule, **kw: float) -> Optimizer:
     """Build an optimizer by registry name, e.g. ``make_optimizer("nesterov", lr=0.1)``."""
-    registry = OPTIMIZERS
-    if name in TORCH_OPTIMIZERS:
-        from .optim_torch import TORCH_OPTIMIZERS as registry
-    return _build(registry, "optimizer", name, {"lr": lr, **kw})  # type: ignore[return-value]
+    return _OPTIMIZERS.build(name, lr=lr, **kw)

@@ -19,17 +19,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from .models.torch import DTYPES, torch  # without torch: one line saying how to install it
 from .optim import OptState, Schedule, _positive, check_adam, learning_rate
-
-try:
-    import torch
-except ImportError as e:  # pragma: no cover - exercised by simulating torch's absence
-    raise ImportError(
-        "gradcode's torch optimizers need torch, which is not installed: "
-        'pip install "gradcode[torch]"'
-    ) from e
-
-from .models.torch import DTYPES  # noqa: E402 (after the clear error without torch)
 
 
 @dataclass(frozen=True)
@@ -132,6 +123,4 @@ class TorchAdam(_TorchOptimizer):
         return ("step", "exp_avg", "exp_avg_sq")
 
 
-TORCH_OPTIMIZERS: dict[str, type] = {"torch-sgd": TorchSGD, "torch-adam": TorchAdam}
-
-__all__ = ["TORCH_OPTIMIZERS", "TorchAdam", "TorchSGD"]
+__all__ = ["TorchAdam", "TorchSGD"]

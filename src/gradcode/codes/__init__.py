@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 
-from ..spec import Value, format_spec, parse_spec
+from ..registry import Registry
+from ..spec import Value, format_spec
 from .approx_frc import approx_frc
 from .base import DEFAULT_TOL, DecodingError, GradientCode, check_ns, min_norm_lstsq
 from .bibd import bibd
@@ -42,6 +42,7 @@ SCHEMES: dict[str, Factory] = {
     "bibd": bibd,
     "sgc": sgc,
 }
+_SCHEMES = Registry("scheme", SCHEMES, injected=("n", "s", "rng"))
 
 
 def make_code(
@@ -59,29 +60,11 @@ def make_code(
     keywords (``P=4``). `seed` (an int or a numpy Generator) drives random constructions; the same
     seed gives the same B. `tol` bounds the residual max|aᵀB - 1| every exact decode must meet.
     """
-    scheme, spec_params = parse_spec(name, "code")
-    if scheme not in SCHEMES:
-        raise ValueError(f"unknown scheme {scheme!r}; valid schemes: {', '.join(SCHEMES)}")
-    twice = sorted(set(spec_params) & set(params))
-    if twice:
-        raise ValueError(f"parameter(s) {', '.join(twice)} given both in {name!r} and as keywords")
-    params = {**spec_params, **params}
-    factory = SCHEMES[scheme]
-    allowed = [
-        p.name
-        for p in list(inspect.signature(factory).parameters.values())[3:]
-        if p.kind is p.KEYWORD_ONLY
-    ]
-    unknown = sorted(set(params) - set(allowed))
-    if unknown:
-        raise ValueError(
-            f"unknown parameter(s) {', '.join(unknown)} for scheme {scheme!r}; valid "
-            f"parameters: {', '.join(allowed) or '(none)'}"
-        )
+    scheme, params = _SCHEMES.resolve(name, params)
     n, s = check_ns(n, s)
     if not (isinstance(tol, (int, float)) and tol > 0):
         raise ValueError(f"tol must be a number > 0, got tol={tol!r}")
-    code = factory(n, s, np.random.default_rng(seed), **params)
+    code = SCHEMES[scheme](n, s, np.random.default_rng(seed), **params)
     if params:
         code = replace(code, name=format_spec(scheme, params))
     return code if tol == DEFAULT_TOL else replace(code, tol=float(tol))

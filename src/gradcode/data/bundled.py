@@ -6,16 +6,11 @@ from types import ModuleType
 
 import numpy as np
 
+from ..registry import require
 
-def _sklearn_datasets() -> ModuleType:
-    try:
-        import sklearn.datasets
-    except ImportError:
-        raise ImportError(
-            'the bundled data sets need scikit-learn: pip install "gradcode[datasets]" '
-            "(or pip install scikit-learn)"
-        ) from None
-    return sklearn.datasets
+
+def _sklearn() -> ModuleType:
+    return require("sklearn.datasets", "datasets", "the bundled data sets", "scikit-learn")
 
 
 def breast_cancer() -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -23,7 +18,7 @@ def breast_cancer() -> tuple[np.ndarray, np.ndarray, list[str]]:
 
     y is scikit-learn's target: 1 = benign (357 rows), 0 = malignant (212 rows).
     """
-    bunch = _sklearn_datasets().load_breast_cancer()
+    bunch = _sklearn().load_breast_cancer()
     return (
         np.asarray(bunch.data, dtype=np.float64),
         np.asarray(bunch.target, dtype=np.float64),
@@ -33,5 +28,5 @@ def breast_cancer() -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 def digits() -> tuple[np.ndarray, np.ndarray]:
     """8x8 handwritten digits: (X (1797, 64) float64 pixel values 0..16, y the digit 0..9)."""
-    bunch = _sklearn_datasets().load_digits()
+    bunch = _sklearn().load_digits()
     return np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target, dtype=np.float64)

@@ -8,7 +8,6 @@ training statistics, and caches the result as npz under a key of everything that
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import warnings
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from gradcode.arrays import Matrix, check_data
 from gradcode.data import bundled, cache
 from gradcode.data.amazon import (
     AMAZON_CARDINALITIES,
@@ -32,7 +32,7 @@ from gradcode.data.amazon import (
 )
 from gradcode.data.files import Label, binarize_labels, read_csv, read_svmlight
 from gradcode.data.synthetic import gaussian_mixture
-from gradcode.models.base import Matrix, check_data
+from gradcode.registry import Registry
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,13 +167,11 @@ DATASETS: dict[str, Loader] = {
     "digits": _digits,
 }
 
-_INJECTED = "rng"  # loaders that draw random numbers take it; users never pass it
+# Loaders that draw random numbers take `rng`; users never pass it.
+_DATASETS = Registry("data set", DATASETS, injected=("rng",))
 
 
-def dataset_params(name: str) -> dict[str, Any]:
-    """A data set's parameters and their defaults (``inspect.Parameter.empty`` when required)."""
-    signature = inspect.signature(_loader(name))
-    return {p: v.default for p, v in signature.parameters.items() if p != _INJECTED}
+dataset_params = _DATASETS.params  # a data set's parameters and defaults (empty: required)
 
 
 def load_dataset(
@@ -193,7 +191,7 @@ def load_dataset(
     :func:`gradcode.data.cache.default_cache_dir`) unless ``use_cache=False``; a cache hit
     returns identical arrays. Unknown names or parameters raise ValueError listing valid ones.
     """
-    params = _bind(name, params)
+    name, params = _bind(name, params)
     _check_split(seed, test_fraction)
     spec = {"name": name, "params": params, "seed": int(seed), "test_fraction": test_fraction}
     if not use_cache:
@@ -218,9 +216,8 @@ def load_dataset(
 def _prepare(spec: dict[str, Any]) -> Dataset:
     name, params = spec["name"], spec["params"]
     data_seed, split_seed = np.random.SeedSequence(spec["seed"]).spawn(2)
-    loader = _loader(name)
-    injected = {_INJECTED: np.random.default_rng(data_seed)} if _takes_rng(loader) else {}
-    prepared = loader(**injected, **params)
+    rng = {"rng": np.random.default_rng(data_seed)} if "rng" in _DATASETS.signature(name) else {}
+    prepared = _DATASETS.factory(name)(**rng, **params)
     X, y = check_data(prepared.X, prepared.y, binary=True)
     train, test = train_test_indices(y.shape[0], spec["test_fraction"], split_seed)
     X_train, X_test = X[train], X[test]
@@ -261,36 +258,13 @@ def standardize_features(X_train: np.ndarray, X_test: np.ndarray) -> tuple[np.nd
     return (X_train - mean) / std, (X_test - mean) / std
 
 
-def _loader(name: str) -> Loader:
-    if name not in DATASETS:
-        raise ValueError(f"unknown data set {name!r}; valid data sets: {', '.join(DATASETS)}")
-    return DATASETS[name]
-
-
-def _takes_rng(loader: Loader) -> bool:
-    return _INJECTED in inspect.signature(loader).parameters
-
-
-def _bind(name: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Validate parameter names against the loader's signature; fill in defaults (JSON-ready)."""
-    valid = dataset_params(name)
-    unknown = sorted(set(params) - set(valid))
-    missing = [p for p, d in valid.items() if d is inspect.Parameter.empty and p not in params]
-    listing = ", ".join(valid) or "none"
-    if unknown:
-        raise ValueError(
-            f"unknown parameter(s) {', '.join(unknown)} for data set {name!r}; "
-            f"valid parameters: {listing}"
-        )
-    if missing:
-        raise ValueError(
-            f"data set {name!r} needs parameter(s) {', '.join(missing)}; "
-            f"valid parameters: {listing}"
-        )
-    bound = {p: params.get(p, d) for p, d in valid.items()}
+def _bind(spec: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(name, parameters) of a name or spec: checked, defaults filled in, JSON-ready."""
+    name, params = _DATASETS.resolve(spec, params)
+    bound = {p: params.get(p, d) for p, d in dataset_params(name).items()}
     if "path" in bound:
         bound["path"] = str(Path(bound["path"]).expanduser().resolve())
-    return _jsonable(bound)
+    return name, _jsonable(bound)
 
 
 def _check_split(seed: int, test_fraction: float) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -139,9 +138,3 @@ def _evaluate(code: GradientCode, model, ds, result: Result) -> SchemeRun:
         test_acc=np.array([np.mean((sc > 0) == ds.y_test) for sc in scores]),
         dead=result.dead,
     )
-
-
-def time_to_target(time_s: np.ndarray, metric: np.ndarray, target: float) -> float:
-    """First wall-clock time at which `metric` reaches `target` (NaN if never)."""
-    hit = np.flatnonzero(metric >= target)
-    return float(time_s[hit[0]]) if hit.size else math.nan

@@ -85,9 +85,13 @@ def _cell(v):
     return v
 
 
-def from_runs(config: CompareConfig, runs: list) -> Comparison:
-    from .compare import time_to_target
+def time_to_target(time_s: np.ndarray, metric: np.ndarray, target: float) -> float:
+    """First wall-clock time at which `metric` reaches `target` (NaN if never)."""
+    hit = np.flatnonzero(metric >= target)
+    return float(time_s[hit[0]]) if hit.size else math.nan
 
+
+def from_runs(config: CompareConfig, runs: list) -> Comparison:
     rounds, workers, summary = [], [], []
     naive_mean = next(
         (np.mean([r.wall_s for r in run.rounds]) for run in runs if run.code.name == "naive"),

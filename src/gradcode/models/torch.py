@@ -45,17 +45,11 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-try:
-    import torch
-    from torch import nn
-    from torch.func import functional_call
-except ImportError as e:  # pragma: no cover - exercised by simulating torch's absence
-    raise ImportError(
-        "gradcode's PyTorch models need torch, which is not installed: "
-        'pip install "gradcode[torch]"'
-    ) from e
-
+from ..registry import Registry, require
 from .base import L2Penalty, Matrix, check_data
+
+torch = require("torch", "torch", __name__)
+nn, functional_call = torch.nn, torch.func.functional_call
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 LOSSES: dict[str, Callable[[], nn.Module]] = {
@@ -63,6 +57,7 @@ LOSSES: dict[str, Callable[[], nn.Module]] = {
     "cross-entropy": lambda: nn.CrossEntropyLoss(reduction="none"),
     "mse": lambda: nn.MSELoss(reduction="none"),
 }
+_LOSSES = Registry("criterion", LOSSES, plural="criteria")
 _CLASS_TARGETS = (nn.CrossEntropyLoss, nn.NLLLoss, nn.MultiMarginLoss)  # y as class ids (long)
 _IMPORT_PID = os.getpid()  # processes with another pid are workers (see the module docstring)
 _threads_pid = _IMPORT_PID  # the worker process whose thread count is already set
@@ -144,10 +139,8 @@ class TorchModel(L2Penalty):
             raise ValueError(
                 f"module must be an nn.Module or a factory d -> nn.Module, got {self.module!r}"
             )
-        if isinstance(self.criterion, str) and self.criterion not in LOSSES:
-            raise ValueError(
-                f"unknown criterion {self.criterion!r}; valid criteria: {', '.join(sorted(LOSSES))}"
-            )
+        if isinstance(self.criterion, str):
+            _LOSSES.factory(self.criterion)  # an unknown name lists the valid ones
         reduction = getattr(self.criterion, "reduction", "none")
         if not isinstance(self.criterion, str) and reduction != "none":
             raise ValueError(

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
+from ...registry import Registry
 from .base import Engine
 
-ENGINES = ("local", "mpi")
+_LAZY = {"local": f"{__name__}.local:LocalEngine", "mpi": f"{__name__}.mpi:MPIEngine"}
+ENGINES = Registry("engine", {}, lazy=_LAZY, extra="mpi", injected=("n",))  # imported when asked
 
 
 def make_engine(name: str, n: int) -> Engine:
-    """The engine `name` for n workers; `mpi` is imported only when asked for."""
-    if name == "local":
-        from .local import LocalEngine
-
-        return LocalEngine(n)
-    if name == "mpi":
-        from .mpi import MPIEngine
-
-        return MPIEngine(n)
-    raise ValueError(f"unknown engine {name!r}; valid engines: {', '.join(ENGINES)}")
+    """The engine `name` for n workers."""
+    return ENGINES.build(name, n)
 
 
 __all__ = ["ENGINES", "Engine", "make_engine"]

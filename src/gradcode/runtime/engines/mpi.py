@@ -79,11 +79,6 @@ def world_check(n: int, comm: MPI.Comm | None = None) -> MPI.Comm:
     return comm
 
 
-def is_master() -> bool:
-    """True on rank 0 (and in a plain, non-MPI process)."""
-    return MPI.COMM_WORLD.Get_rank() == MASTER
-
-
 def serve_if_worker(n: int | None = None) -> None:
     """On a worker rank, serve rank 0's training sessions until it exits, then SystemExit(0).
 
