@@ -203,8 +203,6 @@ class _Run:
         run.code_id = code_identity(code, seed)
         run.result = Result(config, params=[] if record_params else None)
         run.start, run.theta = 0, np.array(model.init(d) if theta0 is None else theta0, float)
-        if run.theta.shape != (d,):
-            raise ValueError(f"theta0 must have shape ({d},), got {run.theta.shape}")
         run.state = opt.init(run.theta)
         run.out, run.resume, run.journal = out, resume, None
         run.every, run.last_checkpoint = checkpoint_every, time.monotonic()
