@@ -122,6 +122,18 @@ def test_sigterm_is_a_clean_stop_and_a_worker_killed_while_resuming_is_a_straggl
     assert not processes_with(str(out)) and leaked_shm(before) == []
 
 
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGHUP, 129)])
+def test_ctrl_c_and_sighup_stop_like_sigterm(tmp_path, sig, status):
+    out = tmp_path / "run"
+    p = start_and_wait(out, 5)
+    p.send_signal(sig)
+    _, stderr = p.communicate(timeout=30)
+    assert p.returncode == status
+    assert "Traceback" not in stderr and f"interrupted by {sig.name}" in stderr
+    assert wait_for(lambda: not processes_with(str(out)), 2.0)
+    assert gc.load_result(out).status == "interrupted"
+
+
 @pytest.fixture(scope="module")
 def data():
     return gaussian_mixture(900, 8, seed=5)
