@@ -27,8 +27,9 @@ class CompareConfig(RunConfig):
     schemes, n and s (naive always runs with s=0), the data set and the AUC to time.
 
     `compare` evaluates every round's parameters after each run: it always records them and
-    never evaluates the loss on the master, whatever `record_params` and `eval_every` say.
-    `model`, `optimizer` and `delay` are specs (text), so the config can be written as TOML."""
+    never evaluates the loss on the master, so `record_params` and `eval_every` stay unset (and
+    out of its TOML). `model`, `optimizer` and `delay` are specs (text), so the config can be
+    written as TOML."""
 
     schemes: tuple[str, ...] = DEFAULT_SCHEMES
     n: int = 10
@@ -47,12 +48,19 @@ class CompareConfig(RunConfig):
                 raise ValueError(
                     f"a comparison's {name} must be a spec (text), got {getattr(self, name)!r}"
                 )
+        if (self.eval_every, self.record_params) != (RunConfig.eval_every, RunConfig.record_params):
+            raise ValueError(
+                "a comparison records every round's parameters and evaluates them after the run: "
+                f"leave eval_every and record_params unset, got eval_every={self.eval_every!r}, "
+                f"record_params={self.record_params!r}"
+            )
         if self.target_auc is not None and not 0 < self.target_auc <= 1:
             raise ValueError(f"target_auc must be in (0, 1], got {self.target_auc!r}")
 
     def to_toml(self) -> str:
         values = self.to_dict()
         params = values.pop("dataset_params")
+        del values["eval_every"], values["record_params"]  # compare sets them itself
         lines = [f"{k} = {_toml_value(v)}" for k, v in values.items()]
         if params:
             lines += ["", "[dataset_params]"] + [

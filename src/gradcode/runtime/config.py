@@ -11,8 +11,8 @@ from numbers import Integral, Real
 from typing import Any
 
 from ..delays import DELAY_REGISTRY, DelayModel, parse_delay
-from ..models import MODEL_REGISTRY, Model, make_model
-from ..optim import OPTIMIZER_REGISTRY, Optimizer, Schedule, make_optimizer
+from ..models import MODEL_REGISTRY, Model
+from ..optim import OPTIMIZER_REGISTRY, Optimizer, Schedule
 from ..registry import Registry
 from .checkpoint import CHECKPOINT_SECONDS
 from .engines import ENGINES
@@ -62,6 +62,8 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         """Every option checked; a message names the option, the bad value and what is allowed."""
+        if self.delay is None:  # the keyword API's old spelling of no delays
+            object.__setattr__(self, "delay", "none")
         faults = (self.faults,) if isinstance(self.faults, (str, Fault)) else self.faults
         object.__setattr__(self, "faults", tuple(_fault(f) for f in faults))
         for name, registry in (
@@ -140,22 +142,22 @@ class RunConfig:
     def build_model(self) -> Model:
         if not isinstance(self.model, str):
             return self.model
-        return make_model(self.model, **self._unless_in(MODEL_REGISTRY, self.model, "l2"))
+        return MODEL_REGISTRY.build(self.model, **self._unless_in(MODEL_REGISTRY, "l2"))
 
     def build_optimizer(self) -> Optimizer:
         if not isinstance(self.optimizer, str):
             return self.optimizer
-        return make_optimizer(
-            self.optimizer, **self._unless_in(OPTIMIZER_REGISTRY, self.optimizer, "lr")
-        )
+        return OPTIMIZER_REGISTRY.build(self.optimizer, **self._unless_in(OPTIMIZER_REGISTRY, "lr"))
 
     def build_delay(self) -> DelayModel:
         if not isinstance(self.delay, str):
             return self.delay
         return parse_delay(self.delay, seed=self.seed)
 
-    def _unless_in(self, registry: Registry, spec: str, key: str) -> dict[str, Any]:
-        """{key: this option}, unless the spec sets `key` itself and the option is the default."""
+    def _unless_in(self, registry: Registry, key: str) -> dict[str, Any]:
+        """{key: this option}, unless the model's or optimizer's spec sets `key` itself and the
+        option is the default (then the spec's value is used)."""
+        spec = self.model if key == "l2" else self.optimizer
         value = getattr(self, key)
         default = next(f.default for f in fields(RunConfig) if f.name == key)
         return {} if value == default and key in registry.parse(spec)[1] else {key: value}
