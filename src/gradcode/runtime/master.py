@@ -166,14 +166,8 @@ class _Run:
         }
         run = cls()
         run.code, run.model, run.opt, run.X, run.y = code, model, opt, X, y
-        run.engine, run.delay, run.faults, run.row_time = (
-            config.engine,
-            delay,
-            config.faults,
-            config.row_time,
-        )
-        run.round_timeout, run.deadline = config.round_timeout, config.deadline
-        run.message_dtype = config.message_dtype
+        run.config, run.delay = config, delay
+        run.round_timeout, run.deadline = config.round_timeout, config.deadline  # the loop's
         run.identity = {
             "data": data_fingerprint(X, y),
             "m": m,
@@ -195,7 +189,7 @@ class _Run:
         segment = {"from_round": 0, "scheme": code.name, "n": code.n, "s": code.s}
         if resume is not None:
             self._restore(Path(resume), segment)
-        self.result.segments.append({**segment, "engine": self.engine, "started": _now()})
+        self.result.segments.append({**segment, "engine": self.config.engine, "started": _now()})
         if self.out is not None:
             keep = self.start if resume is not None else None
             self.journal = Journal(self.out, self.result, keep=keep)
@@ -239,10 +233,11 @@ class _Run:
         result = self.result
         try:
             if self.start < rounds:
+                c = self.config
                 jobs = make_jobs(
-                    self.code, self.X, self.y, self.model, self.delay, self.faults, self.row_time
+                    self.code, self.X, self.y, self.model, self.delay, c.faults, c.row_time
                 )
-                dtype = np.dtype(self.message_dtype)
+                dtype = np.dtype(c.message_dtype)
                 eng.start(jobs, self.theta.size, parts=self.code.parts, dtype=dtype)
                 loop = RoundLoop(self, eng)
                 loop.run(rounds, eval_every, on_round)
