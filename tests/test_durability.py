@@ -194,7 +194,8 @@ def test_resume_refuses_another_run(tmp_path, data):
     with pytest.raises(ValueError, match="has data"):
         gc.train("cyclic", X[:-1], y[:-1], n=4, s=1, rounds=5, resume=tmp_path)
     with pytest.raises(ValueError, match="has optimizer"):
-        gc.train("cyclic", X, y, n=4, s=1, rounds=5, lr=0.5, resume=tmp_path)
+        # lr=0.1, the old default: any lr but the default lr=0.5 of the run saved above
+        gc.train("cyclic", X, y, n=4, s=1, rounds=5, lr=0.1, resume=tmp_path)
     with pytest.raises(ValueError, match="its run used 'cyclic'"):
         gc.train("frc", X, y, n=4, s=1, rounds=5, resume=tmp_path)
     with pytest.raises(ValueError, match="writes on into its own folder"):

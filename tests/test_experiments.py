@@ -80,7 +80,8 @@ def test_cli_plot_and_report(saved, capsys):
 
 def test_config_file_then_overrides(tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text('n = 12\ns = 2\ndelay = "none"\n[dataset_params]\nrows = 100\n')
+    # rounds = 60: the old default of a comparison, now set in the file (the default is 100)
+    path.write_text('n = 12\ns = 2\ndelay = "none"\nrounds = 60\n[dataset_params]\nrows = 100\n')
     config = load_config(path, s=3, rounds=None)
     assert (config.n, config.s, config.delay, config.rounds) == (12, 3, "none", 60)
     assert config.dataset_params == {"rows": 100}

@@ -1,7 +1,7 @@
 """gradcode: straggler-tolerant distributed gradient descent by gradient coding."""
 
 from .codes import SCHEMES, DecodingError, GradientCode, make_code
-from .runtime import Fault, Interrupted, Result, TrainingError, load_result, train
+from .runtime import Fault, Interrupted, Result, RunConfig, TrainingError, load_result, train
 from .simulate import simulate
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "GradientCode",
     "Interrupted",
     "Result",
+    "RunConfig",
     "TrainingError",
     "load_result",
     "make_code",

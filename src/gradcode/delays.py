@@ -535,12 +535,12 @@ DELAYS: dict[str, type] = {
 }
 
 
-_DELAYS = Registry("delay", DELAYS)
+DELAY_REGISTRY = Registry("delay", DELAYS)
 
 
 def make_delay(name: str, **kw: float | int | str | Sequence[int]) -> DelayModel:
     """Build a delay model by registry name; unknown names or parameters list the valid ones."""
-    return _DELAYS.build(name, **kw)
+    return DELAY_REGISTRY.build(name, **kw)
 
 
 def parse_delay(spec: str, *, seed: int | None = None) -> DelayModel:
@@ -548,7 +548,7 @@ def parse_delay(spec: str, *, seed: int | None = None) -> DelayModel:
 
     ``seed`` is used for seeded models whose spec gives none.
     """
-    name, kw = _DELAYS.parse(spec)
-    if seed is not None and "seed" in _DELAYS.params(name):
+    name, kw = DELAY_REGISTRY.parse(spec)
+    if seed is not None and "seed" in DELAY_REGISTRY.params(name):
         kw.setdefault("seed", seed)
     return make_delay(name, **kw)

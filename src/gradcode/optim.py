@@ -274,9 +274,9 @@ TORCH_OPTIMIZERS: dict[str, str] = {
     "torch-sgd": "gradcode.optim_torch:TorchSGD",
     "torch-adam": "gradcode.optim_torch:TorchAdam",
 }
-_OPTIMIZERS = Registry("optimizer", OPTIMIZERS, lazy=TORCH_OPTIMIZERS, extra="torch")
+OPTIMIZER_REGISTRY = Registry("optimizer", OPTIMIZERS, lazy=TORCH_OPTIMIZERS, extra="torch")
 
 
 def make_optimizer(name: str, lr: float | Schedule, **kw: float) -> Optimizer:
     """Build an optimizer by registry name, e.g. ``make_optimizer("nesterov", lr=0.1)``."""
-    return _OPTIMIZERS.build(name, lr=lr, **kw)
+    return OPTIMIZER_REGISTRY.build(name, lr=lr, **kw)

@@ -48,12 +48,19 @@ class Registry:
         if name in self.entries:
             return self.entries[name]
         if name not in self.lazy:
+            self.check(name)
+        module, _, attr = self.lazy[name].partition(":")
+        return getattr(require(module, self.extra, f"{self.kind} {name!r}"), attr)
+
+    def check(self, spec: str) -> str:
+        """The name of `spec` ("name" or "name:k=v;..."), checked without importing anything."""
+        name = spec.partition(":")[0].strip()
+        if name not in self:
             valid = ", ".join(sorted(self))
             raise ValueError(
                 f"unknown {self.kind} {name!r}; valid {self.plural or self.kind + 's'}: {valid}"
             )
-        module, _, attr = self.lazy[name].partition(":")
-        return getattr(require(module, self.extra, f"{self.kind} {name!r}"), attr)
+        return name
 
     def signature(self, name: str) -> dict[str, inspect.Parameter]:
         """All of factory `name`'s named parameters, injected ones included."""

@@ -26,6 +26,7 @@ def gd_kwargs(**kw) -> dict:
         seed=0,
         optimizer="gd",
         lr=LR,
+        l2=0.0,  # the old default of gc.train: the reference (tests/test_mpi.py) has no penalty
         rounds=ROUNDS,
         engine="mpi",
         record_params=True,

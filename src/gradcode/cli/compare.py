@@ -10,30 +10,31 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..experiments.config import CompareConfig, load_config
 from ..runtime import Interrupted
 from ..spec import split_specs
+from .options import add_run_options, run_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="run several schemes under the same stragglers and compare")
     p.add_argument("--config", type=Path, help="a TOML file; command-line options override it")
-    p.add_argument("--schemes", help="comma-separated, e.g. naive,ignore,frc,cyclic,cyclic-mds")
-    p.add_argument("-n", type=int, help="workers")
-    p.add_argument("-s", type=int, help="stragglers tolerated by the coded schemes")
-    p.add_argument("--dataset", help="data set name (see gradcode.data.DATASETS)")
+    p.add_argument(
+        "--schemes", help=f"comma-separated (default: {','.join(CompareConfig.schemes)})"
+    )
+    p.add_argument("-n", type=int, help=f"workers (default: {CompareConfig.n})")
+    p.add_argument(
+        "-s",
+        type=int,
+        help=f"stragglers tolerated by the coded schemes (default: {CompareConfig.s})",
+    )
+    p.add_argument(
+        "--dataset",
+        help=f"data set name (gradcode.data.DATASETS; default: {CompareConfig.dataset})",
+    )
     p.add_argument("--dataset-params", help="JSON object, e.g. '{\"rows\": 5000}'")
-    p.add_argument("--model", help="logistic, least-squares, torch-mlp or torch-cnn")
-    p.add_argument("--l2", type=float)
-    p.add_argument("--optimizer")
-    p.add_argument("--lr", type=float)
-    p.add_argument("--rounds", type=int)
-    p.add_argument("--engine")
-    p.add_argument("--delay", help="straggler model spec, e.g. 'slowdown:fraction=0.2'")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--target-auc", type=float)
-    p.add_argument("--deadline", type=float, help="seconds; then step with what arrived")
-    p.add_argument("--message-dtype", choices=("float64", "float32"))
-    p.add_argument("--row-time", type=float, help="emulated seconds of work per data row")
+    p.add_argument("--target-auc", type=float, help="default: 99%% of naive's final test AUC")
+    add_run_options(p, "compare")
     p.add_argument("--out", type=Path, default=Path("runs/compare"))
     p.add_argument(
         "--resume",
@@ -68,9 +69,7 @@ def run_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     return 0
 
 
-def config_from(args: argparse.Namespace):
-    from ..experiments import load_config
-
+def config_from(args: argparse.Namespace) -> CompareConfig:
     params = None
     if args.dataset_params:
         try:
@@ -84,18 +83,8 @@ def config_from(args: argparse.Namespace):
         s=args.s,
         dataset=args.dataset,
         dataset_params=params,
-        model=args.model,
-        l2=args.l2,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        rounds=args.rounds,
-        engine=args.engine,
-        delay=args.delay,
-        seed=args.seed,
         target_auc=args.target_auc,
-        deadline=args.deadline,
-        message_dtype=args.message_dtype,
-        row_time=args.row_time,
+        **run_options(args),
     )
 
 

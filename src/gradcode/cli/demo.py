@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     from ..experiments import compare, load_config, write_report
+    from ..experiments.config import EC2_DELAY
     from .compare import print_summary
 
     out = Console(highlight=False)
@@ -30,7 +31,9 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         code = make_code(name, n, s)
         v = verify(code)
         show(code, v, summary(code, v))
-    config = load_config(None, rounds=args.rounds, dataset_params={"rows": 8000})
+    config = load_config(
+        None, rounds=args.rounds, lr=1.0, delay=EC2_DELAY, dataset_params={"rows": 8000}
+    )  # the paper's setup (examples/paper_n10_s1.toml)
     out.rule(f"gradcode compare: n={config.n}, s={config.s}, EC2-like stragglers ({config.delay})")
     with out.status("training naive, ignore, frc, cyclic, cyclic-mds on the same stragglers..."):
         c = compare(config, out=args.out)

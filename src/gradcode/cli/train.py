@@ -14,12 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..codes import SCHEMES, make_code
 from ..data import gaussian_mixture
-from ..delays import parse_delay
-from ..models import LAZY_MODELS, MODELS, make_model
-from ..optim import OPTIMIZERS, make_optimizer
-from ..runtime import Interrupted, TrainingError, parse_fault, train
-from ..runtime.engines import ENGINES
+from ..runtime import Interrupted, RunConfig, TrainingError, train
 from ..runtime.journal import atomic_write, prepare
+from .options import add_run_options, run_options
 
 COMMAND = "command.json"  # the train command line that made a folder: what --resume re-reads
 
@@ -29,69 +26,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--scheme",
         default="cyclic",
-        help=f"one of: {', '.join(SCHEMES)}, with parameters as NAME:KEY=VALUE (partial-cyclic:P=4)",
+        help=f"one of: {', '.join(SCHEMES)}, with parameters as NAME:KEY=VALUE (partial-cyclic:P=4; default: %(default)s)",
     )
-    p.add_argument("-n", type=int, default=6, help="number of workers")
-    p.add_argument("-s", type=int, default=1, help="stragglers tolerated")
-    p.add_argument("--seed", type=int, default=0, help="seed for the code, data and delays")
+    p.add_argument("-n", type=int, default=6, help="number of workers (default: %(default)s)")
+    p.add_argument("-s", type=int, default=1, help="stragglers tolerated (default: %(default)s)")
     p.add_argument("--data", type=Path, help="an .npz with X (dense) and y; default: synthetic")
-    p.add_argument("--rows", type=int, default=12000, help="synthetic Gaussian-mixture rows")
-    p.add_argument("--features", type=int, default=200, help="synthetic features")
+    p.add_argument("--rows", type=int, default=12000, help="synthetic rows (default: %(default)s)")
     p.add_argument(
-        "--model", default="logistic", help=f"one of: {', '.join([*MODELS, *LAZY_MODELS])}"
+        "--features", type=int, default=200, help="synthetic features (default: %(default)s)"
     )
-    p.add_argument("--l2", type=float, default=1e-4, help="L2 penalty")
-    p.add_argument("--optimizer", default="nesterov", help=f"one of: {', '.join(OPTIMIZERS)}")
-    p.add_argument("--lr", type=float, default=0.5, help="learning rate")
-    p.add_argument("--rounds", type=int, default=100)
-    p.add_argument("--engine", default="local", help=f"one of: {', '.join(ENGINES)}")
+    add_run_options(p, "train")
     p.add_argument(
-        "--delay", default="none", help="straggler model, e.g. 'fixed:workers=0;delay=0.2'"
+        "--out", type=Path, default=Path("runs/train"), help="output folder (default: %(default)s)"
     )
-    p.add_argument("--fault", action="append", default=[], help="WORKER@ROUND[:kill|raise|hang]")
-    p.add_argument(
-        "--round-timeout",
-        type=float,
-        default=60.0,
-        help="seconds before a round's missing workers are declared hung",
-    )
-    p.add_argument(
-        "--deadline",
-        type=float,
-        help="seconds after a round's broadcast: then step with the best approximation that "
-        "arrived (its error is recorded)",
-    )
-    p.add_argument(
-        "--message-dtype",
-        default="float64",
-        choices=("float64", "float32"),
-        help="element type of the workers' messages (float32 halves traffic; safe with binary "
-        "and stream codes)",
-    )
-    p.add_argument(
-        "--row-time", type=float, default=0.0, help="emulated seconds of work per data row"
-    )
-    p.add_argument("--record-params", action="store_true", help="save every round's parameters")
-    p.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder")
     p.add_argument(
         "--resume",
         type=Path,
         metavar="DIR",
         help="continue the run saved in DIR (its command line, then the options given here)",
     )
-    p.add_argument(
-        "--checkpoint-every",
-        type=int,
-        metavar="ROUNDS",
-        help="checkpoint every ROUNDS rounds (default: about every 30 s) and at every end",
-    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
-def load_data(args: argparse.Namespace):
+def load_data(args: argparse.Namespace, seed: int):
     if args.data is None:
-        return gaussian_mixture(args.rows, args.features, seed=args.seed)
+        return gaussian_mixture(args.rows, args.features, seed=seed)
     if not args.data.is_file():
         raise ValueError(f"--data {args.data} does not exist")
     try:
@@ -145,7 +105,8 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     options = _without_resume(argv[argv.index("train") + 1 :] if "train" in argv else argv)
     if args.resume is not None:
         args, options = resumed(args, argv)
-    if args.engine == "mpi":
+    config = RunConfig.of(**run_options(args))
+    if config.engine == "mpi":
         from ..runtime.mpi_launch import in_mpi_world, relaunch_under_mpiexec
 
         if not in_mpi_world():
@@ -153,12 +114,8 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         from ..runtime.engines.mpi import serve_if_worker
 
         serve_if_worker(args.n)  # worker ranks serve rank 0 until it exits, then SystemExit(0)
-    code = make_code(args.scheme, args.n, args.s, seed=args.seed)
-    model = make_model(args.model, l2=args.l2)
-    opt = make_optimizer(args.optimizer, lr=args.lr)
-    delay = parse_delay(args.delay, seed=args.seed)
-    faults = [parse_fault(f) for f in args.fault]
-    X, y = load_data(args)
+    code = make_code(args.scheme, args.n, args.s, seed=config.seed)
+    X, y = load_data(args, config.seed)
     console = Console(stderr=True, highlight=False)
     text = json.dumps(options) + "\n"
     atomic_write(prepare(args.out) / COMMAND, lambda f: f.write(text.encode()))
@@ -172,27 +129,15 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         disable=args.quiet,
         transient=False,
     ) as bar:
-        task = bar.add_task("train", total=args.rounds, loss=float("nan"))
+        task = bar.add_task("train", total=config.rounds, loss=float("nan"))
         try:
             result = train(
                 code,
                 X,
                 y,
-                model=model,
-                optimizer=opt,
-                rounds=args.rounds,
-                engine=args.engine,
-                delay=delay,
-                faults=faults,
-                round_timeout=args.round_timeout,
-                deadline=args.deadline,
-                message_dtype=args.message_dtype,
-                row_time=args.row_time,
-                record_params=args.record_params,
+                config=config,
                 out=args.out,
                 resume=args.resume,
-                checkpoint_every=args.checkpoint_every,
-                seed=args.seed,
                 on_round=lambda r: bar.update(task, advance=1, loss=r.loss),
             )
         except TrainingError as e:

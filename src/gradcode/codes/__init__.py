@@ -43,6 +43,12 @@ SCHEMES: dict[str, Factory] = {
     "sgc": sgc,
 }
 _SCHEMES = Registry("scheme", SCHEMES, injected=("n", "s", "rng"))
+STRAGGLER_FREE = frozenset({"naive"})  # schemes that tolerate no stragglers: s is always 0
+
+
+def needs_s(spec: str) -> bool:
+    """Whether scheme `spec` ("name" or "name:k=v;...") needs s, the stragglers to tolerate."""
+    return _SCHEMES.check(spec) not in STRAGGLER_FREE
 
 
 def make_code(
@@ -72,6 +78,7 @@ def make_code(
 
 __all__ = [
     "SCHEMES",
+    "STRAGGLER_FREE",
     "DEFAULT_TOL",
     "Decoder",
     "DecodingError",
@@ -80,4 +87,5 @@ __all__ = [
     "check_ns",
     "make_code",
     "min_norm_lstsq",
+    "needs_s",
 ]

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from ..codes import GradientCode, make_code
+from ..codes import GradientCode, make_code, needs_s
 from ..data import auc, load_dataset
-from ..delays import parse_delay
-from ..models import make_model
 from ..runtime import Result, RoundRecord, load_result, train
 from ..runtime.journal import atomic_write, prepare
 from ..runtime.signals import interruptible
@@ -50,13 +48,14 @@ def compare(
     `resume=True` continues such a folder: finished schemes are read back, not run again; the
     interrupted one resumes at its checkpoint; the rest run as usual."""
     codes = [
-        make_code(name, config.n, 0 if name == "naive" else config.s, seed=config.seed)
+        make_code(name, config.n, config.s if needs_s(name) else 0, seed=config.seed)
         for name in config.schemes
     ]  # every code checked before any run
     if resume and out is None:
         raise ValueError("resume=True needs out: the folder of the comparison to continue")
-    model = make_model(config.model, l2=config.l2)
-    delay = parse_delay(config.delay, seed=config.seed)
+    base = config.run  # model and delay built once, for every scheme; parameters kept for metrics
+    model, delay = base.build_model(), base.build_delay()
+    run = replace(base, model=model, delay=delay, eval_every=0, record_params=True)
     if out is not None:
         out = prepare(out)
         text = config.to_toml()
@@ -67,38 +66,27 @@ def compare(
         else load_dataset(config.dataset, seed=config.seed, **config.dataset_params)
     )
     with interruptible():  # SIGTERM/SIGHUP like Ctrl-C, between schemes too
-        runs = _run_all(config, codes, model, delay, ds, out, resume, on_round)
+        runs = _run_all(config, run, codes, ds, out, resume, on_round)
     return tables.from_runs(config, runs)
 
 
-def _run_all(config, codes, model, delay, ds, out, resume, on_round) -> list[SchemeRun]:
+def _run_all(config, run, codes, ds, out, resume, on_round) -> list[SchemeRun]:
     runs: list[SchemeRun] = []
     for i, code in enumerate(codes):
         folder = None if out is None else out / "runs" / f"{i:02d}-{_slug(code.name)}"
         result = _finished(folder, config.rounds) if resume else None
         if result is None:
+            again = resume and _resumable(folder)
             result = train(
                 code,
                 ds.X_train,
                 ds.y_train,
-                model=model,
-                optimizer=config.optimizer,
-                lr=config.lr,
-                rounds=config.rounds,
-                engine=config.engine,
-                delay=delay,
-                seed=config.seed,
-                round_timeout=config.round_timeout,
-                deadline=config.deadline,
-                message_dtype=config.message_dtype,
-                row_time=config.row_time,
-                eval_every=0,
-                record_params=True,
-                out=None if resume and _resumable(folder) else folder,
-                resume=folder if resume and _resumable(folder) else None,
+                config=run,
+                out=None if again else folder,
+                resume=folder if again else None,
                 on_round=None if on_round is None else (lambda r, c=code: on_round(c.name, r)),
             )
-        runs.append(_evaluate(code, model, ds, result))
+        runs.append(_evaluate(code, run.model, ds, result))
         if out is not None:
             tables.from_runs(config, runs).save(out)
     return runs

@@ -1,11 +1,14 @@
-"""A comparison's configuration: one frozen value, from defaults, a TOML file and overrides."""
+"""A comparison's configuration: a RunConfig plus schemes and data, from defaults, a TOML file and
+overrides."""
 
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from ..runtime.config import RunConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -13,50 +16,52 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 DEFAULT_SCHEMES = ("naive", "ignore", "frc", "cyclic", "cyclic-mds")
+# The paper's EC2 measurement: about 20% of the workers 3-8x slower each round; `base` = 20 ms per
+# round outside the CPU, so 10+ worker processes sharing 2 cores still straggle like a cluster.
+EC2_DELAY = "slowdown:fraction=0.2;factor_low=3;factor_high=8;base=0.02"
 
 
 @dataclass(frozen=True)
-class CompareConfig:
-    """Everything a comparison depends on; every scheme shares all of it but its code."""
+class CompareConfig(RunConfig):
+    """A comparison: the run options every scheme shares (RunConfig's fields and defaults), the
+    schemes, n and s (naive always runs with s=0), the data set and the AUC to time.
+
+    `compare` evaluates every round's parameters after each run: it always records them and
+    never evaluates the loss on the master, so `record_params` and `eval_every` stay unset (and
+    out of its TOML). `model`, `optimizer` and `delay` are specs (text), so the config can be
+    written as TOML."""
 
     schemes: tuple[str, ...] = DEFAULT_SCHEMES
     n: int = 10
     s: int = 1
     dataset: str = "amazon-synthetic"
     dataset_params: dict[str, Any] = field(default_factory=dict)
-    model: str = "logistic"
-    l2: float = 1e-4
-    optimizer: str = "nesterov"
-    lr: float = 1.0
-    rounds: int = 60
-    engine: str = "local"
-    delay: str = "slowdown:fraction=0.2;factor_low=3;factor_high=8;base=0.02"
-    seed: int = 0
-    round_timeout: float = 60.0
-    deadline: float | None = None  # seconds: then step with the best approximation that arrived
-    message_dtype: str = "float64"
-    row_time: float = 0.0  # emulated seconds of work per data row (see gradcode.train)
     target_auc: float | None = None  # default: 99% of naive's final test AUC
 
     def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "schemes", tuple(self.schemes))
         if not self.schemes:
             raise ValueError("schemes must name at least one scheme")
-        if not (isinstance(self.rounds, int) and self.rounds >= 1):
-            raise ValueError(f"rounds must be an integer >= 1, got rounds={self.rounds!r}")
+        for name in ("model", "optimizer", "delay"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(
+                    f"a comparison's {name} must be a spec (text), got {getattr(self, name)!r}"
+                )
+        if (self.eval_every, self.record_params) != (RunConfig.eval_every, RunConfig.record_params):
+            raise ValueError(
+                "a comparison records every round's parameters and evaluates them after the run: "
+                f"leave eval_every and record_params unset, got eval_every={self.eval_every!r}, "
+                f"record_params={self.record_params!r}"
+            )
         if self.target_auc is not None and not 0 < self.target_auc <= 1:
             raise ValueError(f"target_auc must be in (0, 1], got {self.target_auc!r}")
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["schemes"] = list(self.schemes)
-        return {k: v for k, v in d.items() if v is not None}
-
     def to_toml(self) -> str:
-        lines = []
-        params = self.to_dict().pop("dataset_params")
-        for k, v in self.to_dict().items():
-            if k != "dataset_params":
-                lines.append(f"{k} = {_toml_value(v)}")
+        values = self.to_dict()
+        params = values.pop("dataset_params")
+        del values["eval_every"], values["record_params"]  # compare sets them itself
+        lines = [f"{k} = {_toml_value(v)}" for k, v in values.items()]
         if params:
             lines += ["", "[dataset_params]"] + [
                 f"{k} = {_toml_value(v)}" for k, v in params.items()
@@ -92,6 +97,4 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> CompareConf
         raise ValueError(
             f"unknown config key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(valid))}"
         )
-    if "schemes" in values:
-        values["schemes"] = tuple(values["schemes"])
-    return replace(CompareConfig(), **values)
+    return CompareConfig(**values)

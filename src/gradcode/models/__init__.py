@@ -16,18 +16,19 @@ LAZY_MODELS: dict[str, str] = {
     "torch-mlp": "gradcode.models.torch:mlp",
     "torch-cnn": "gradcode.models.torch:cnn",
 }
-_MODELS = Registry("model", MODELS, lazy=LAZY_MODELS, extra="torch")
+MODEL_REGISTRY = Registry("model", MODELS, lazy=LAZY_MODELS, extra="torch")
 
 
 def make_model(name: str, **kw: float) -> Model:
     """Build a model by registry name or spec ("logistic:l2=1e-3"); unknown names or parameters
     list the valid ones."""
-    return _MODELS.build(name, **kw)
+    return MODEL_REGISTRY.build(name, **kw)
 
 
 __all__ = [
     "LAZY_MODELS",
     "MODELS",
+    "MODEL_REGISTRY",
     "LeastSquares",
     "LinearModel",
     "LogisticRegression",

@@ -1,5 +1,7 @@
-"""Runtime: the master loop, the worker loop, engines, faults, and the run's folder."""
+"""Runtime: the run's options, the master loop, the worker loop, engines, faults, and the run's
+folder."""
 
+from .config import RunConfig
 from .faults import Fault, parse_fault
 from .journal import JournalError, load_result
 from .loop import TrainingError
@@ -13,6 +15,7 @@ __all__ = [
     "JournalError",
     "Result",
     "RoundRecord",
+    "RunConfig",
     "TrainingError",
     "load_result",
     "parse_fault",

@@ -25,6 +25,10 @@ class Fault:
         if self.worker < 0 or self.round < 0:
             raise ValueError(f"fault worker and round must be >= 0, got {self}")
 
+    def spec(self) -> str:
+        """The `WORKER@ROUND:KIND` text that `parse_fault` reads back."""
+        return f"{self.worker}@{self.round}:{self.kind}"
+
     def strike(self) -> None:
         """Carry the fault out in the calling worker process."""
         if self.kind == "kill":

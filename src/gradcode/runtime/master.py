@@ -4,18 +4,17 @@ The rounds themselves are loop.py's; the folder is journal.py's and checkpoint.p
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..codes import GradientCode, make_code
+from ..codes import STRAGGLER_FREE, GradientCode, make_code, needs_s
 from ..data import split_rows, worker_rows
-from ..delays import DelayModel, NoDelay
-from ..models import Model, make_model
-from ..optim import Optimizer, make_optimizer
+from ..delays import DelayModel
+from ..models import Model
 from ..spec import parse_spec
 from .checkpoint import (
     CHECKPOINT_SECONDS,
@@ -24,6 +23,7 @@ from .checkpoint import (
     data_fingerprint,
     load_checkpoint,
 )
+from .config import RunConfig
 from .engines import make_engine
 from .faults import Fault
 from .journal import Journal, load_result
@@ -69,39 +69,29 @@ def train(
     X,
     y: np.ndarray,
     *,
+    config: RunConfig | None = None,
     n: int | None = None,
-    s: int = 0,
-    seed: int = 0,
-    model: Model | str = "logistic",
-    optimizer: Optimizer | str = "nesterov",
-    lr: float = 0.1,
-    rounds: int = 100,
-    engine: str = "local",
-    delay: DelayModel | None = None,
-    faults: Sequence[Fault] = (),
-    round_timeout: float = 60.0,
-    deadline: float | None = None,
-    message_dtype: str = "float64",
-    row_time: float = 0.0,
-    eval_every: int = 1,
-    record_params: bool = False,
+    s: int | None = None,
     theta0: np.ndarray | None = None,
     out: str | Path | None = None,
     resume: str | Path | None = None,
-    checkpoint_every: int | None = None,
     on_round: Callable[[RoundRecord], None] | None = None,
+    **options: Any,
 ) -> Result:
     """Coded distributed gradient descent on F(θ) = (1/m) Σ_r l_r(θ) + penalty(θ).
 
-    `code` is a GradientCode or a scheme name or spec (then `n`, `s`, `seed` build it). Every
-    round the master sends θ to every idle worker, gathers messages until `code.can_decode`,
-    decodes Σ a_i g_i, steps the optimizer and records timings. With a `deadline` (seconds after
-    the broadcast) it stops waiting then and steps with the best approximation the arrived
-    messages give (recording its error). Messages travel as `message_dtype` ("float64" or
-    "float32"); the master sums in float64. `row_time` adds emulated work: each worker sleeps
-    that many seconds per row it processes, times its delay factor (a heavier model, or dedicated
-    machines, on a host whose cores the workers share). A dead worker is a permanent straggler; when the
-    live workers can no longer decode, `TrainingError` is raised with the partial result.
+    `code` is a GradientCode or a scheme name or spec (then `n` and `s` build it, with the
+    config's seed; s may be left out only for schemes that tolerate no stragglers). The run's
+    options are `config` (a RunConfig; default: its defaults) with the keyword `options` (its
+    field names: lr=0.3, rounds=50, delay=..., ...) replacing its values. Every round the master
+    sends θ to every idle worker, gathers messages until `code.can_decode`, decodes Σ a_i g_i,
+    steps the optimizer and records timings. With a `deadline` (seconds after the broadcast) it
+    stops waiting then and steps with the best approximation the arrived messages give
+    (recording its error). Messages travel as `message_dtype`; the master sums in float64.
+    `row_time` adds emulated work: each worker sleeps that many seconds per row it processes,
+    times its delay factor (a heavier model, or dedicated machines, on a host whose cores the
+    workers share). A dead worker is a permanent straggler; when the live workers can no longer
+    decode, `TrainingError` is raised with the partial result.
 
     With `out`, the folder is a journal of the run (journal.py: every round on disk when it
     ends) with a checkpoint every `checkpoint_every` rounds (default: about every 30 s) and at
@@ -110,22 +100,16 @@ def train(
     change, and each change is kept in `result.segments`. SIGINT, SIGTERM and SIGHUP end the run
     with status "interrupted" (journal and checkpoint written) and raise `Interrupted`.
     """
+    config = RunConfig.of(config, **options)
     with interruptible():
-        run = _Run.prepare(
-            code, X, y, n, s, seed, model, optimizer, lr, rounds, round_timeout, faults,
-            deadline, row_time, message_dtype, out, resume, checkpoint_every, record_params,
-            engine, delay, theta0,
-        )  # fmt: skip
-        eng = make_engine(engine, run.code.n)  # an MPI worker rank serves rank 0 in here
+        run = _Run.prepare(code, X, y, config, n, s, theta0, out, resume)
+        eng = make_engine(config.engine, run.code.n)  # an MPI worker rank serves rank 0 in here
         try:
             run.open()
         except BaseException:
             eng.close()
             raise
-        return run.execute(eng, rounds, eval_every, on_round)
-
-
-MESSAGE_DTYPES = ("float64", "float32")
+        return run.execute(eng, config.rounds, config.eval_every, on_round)
 
 
 class _Run:
@@ -133,29 +117,21 @@ class _Run:
 
     @classmethod
     def prepare(
-        cls, code, X, y, n, s, seed, model, optimizer, lr, rounds, round_timeout, faults,
-        deadline, row_time, message_dtype, out, resume, checkpoint_every, record_params,
-        engine, delay, theta0,
-    ) -> _Run:  # fmt: skip
+        cls,
+        code: GradientCode | str,
+        X,
+        y: np.ndarray,
+        config: RunConfig,
+        n: int | None,
+        s: int | None,
+        theta0: np.ndarray | None,
+        out: str | Path | None,
+        resume: str | Path | None,
+    ) -> _Run:
         """Every argument checked, and the folder proven writable, before any process starts."""
-        code, model, opt, X, y = _check(
-            code, X, y, n, s, seed, model, optimizer, lr, rounds, round_timeout, faults
-        )
-        if deadline is not None and not (isinstance(deadline, (int, float)) and deadline > 0):
-            raise ValueError(f"deadline must be a number of seconds > 0 or None, got {deadline!r}")
-        if not (isinstance(row_time, (int, float)) and 0 <= row_time < math.inf):
-            raise ValueError(f"row_time must be a number of seconds >= 0, got {row_time!r}")
-        if message_dtype not in MESSAGE_DTYPES:
-            raise ValueError(
-                f"message_dtype must be one of {', '.join(MESSAGE_DTYPES)}, got {message_dtype!r}"
-            )
-        if checkpoint_every is not None and not (
-            isinstance(checkpoint_every, int) and checkpoint_every >= 1
-        ):
-            raise ValueError(
-                f"checkpoint_every must be a number of rounds >= 1 or None (about every "
-                f"{CHECKPOINT_SECONDS:g} s), got {checkpoint_every!r}"
-            )
+        code = _code(code, n, s, config.seed)
+        model, opt, delay = config.build_model(), config.build_optimizer(), config.build_delay()
+        X, y = _check_data(code, model, X, y, config.faults)
         if resume is not None:
             if out is not None and Path(out).resolve() != Path(resume).resolve():
                 raise ValueError(
@@ -167,32 +143,31 @@ class _Run:
                     "theta0 and resume both set: a resumed run starts at its checkpoint"
                 )
             out = resume
-        delay = delay or NoDelay()
         m, d = X.shape
-        config = {
+        described = {
             "scheme": code.name,
             "n": code.n,
             "s": code.s,
             "k": code.k,
             "parts": code.parts,
-            "seed": seed,
+            "seed": config.seed,
             "model": repr(model),
             "optimizer": repr(opt),
-            "rounds": rounds,
-            "engine": engine,
+            "rounds": config.rounds,
+            "engine": config.engine,
             "delay": repr(delay),
-            "faults": [repr(f) for f in faults],
+            "faults": [repr(f) for f in config.faults],
             "m": m,
             "d": d,
-            "round_timeout": round_timeout,
-            "deadline": deadline,
-            "message_dtype": message_dtype,
-            "row_time": row_time,
+            "round_timeout": config.round_timeout,
+            "deadline": config.deadline,
+            "message_dtype": config.message_dtype,
+            "row_time": config.row_time,
         }
         run = cls()
         run.code, run.model, run.opt, run.X, run.y = code, model, opt, X, y
-        run.engine, run.delay, run.faults, run.row_time = engine, delay, faults, row_time
-        run.round_timeout, run.deadline, run.message_dtype = round_timeout, deadline, message_dtype
+        run.config, run.delay = config, delay
+        run.round_timeout, run.deadline = config.round_timeout, config.deadline  # the loop's
         run.identity = {
             "data": data_fingerprint(X, y),
             "m": m,
@@ -200,12 +175,12 @@ class _Run:
             "model": repr(model),
             "optimizer": repr(opt),
         }
-        run.code_id = code_identity(code, seed)
-        run.result = Result(config, params=[] if record_params else None)
+        run.code_id = code_identity(code, config.seed)
+        run.result = Result(described, params=[] if config.record_params else None)
         run.start, run.theta = 0, np.array(model.init(d) if theta0 is None else theta0, float)
         run.state = opt.init(run.theta)
         run.out, run.resume, run.journal = out, resume, None
-        run.every, run.last_checkpoint = checkpoint_every, time.monotonic()
+        run.every, run.last_checkpoint = config.checkpoint_every, time.monotonic()
         return run
 
     def open(self) -> None:
@@ -214,7 +189,7 @@ class _Run:
         segment = {"from_round": 0, "scheme": code.name, "n": code.n, "s": code.s}
         if resume is not None:
             self._restore(Path(resume), segment)
-        self.result.segments.append({**segment, "engine": self.engine, "started": _now()})
+        self.result.segments.append({**segment, "engine": self.config.engine, "started": _now()})
         if self.out is not None:
             keep = self.start if resume is not None else None
             self.journal = Journal(self.out, self.result, keep=keep)
@@ -258,10 +233,11 @@ class _Run:
         result = self.result
         try:
             if self.start < rounds:
+                c = self.config
                 jobs = make_jobs(
-                    self.code, self.X, self.y, self.model, self.delay, self.faults, self.row_time
+                    self.code, self.X, self.y, self.model, self.delay, c.faults, c.row_time
                 )
-                dtype = np.dtype(self.message_dtype)
+                dtype = np.dtype(c.message_dtype)
                 eng.start(jobs, self.theta.size, parts=self.code.parts, dtype=dtype)
                 loop = RoundLoop(self, eng)
                 loop.run(rounds, eval_every, on_round)
@@ -325,30 +301,34 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def _check(code, X, y, n, s, seed, model, optimizer, lr, rounds, round_timeout, faults):
-    """Every argument checked before any process starts."""
+def _code(code: GradientCode | str, n: int | None, s: int | None, seed: int) -> GradientCode:
+    """The code of a run: `code` itself (n, if given, must match it) or built from its name."""
     if isinstance(code, str):
         if n is None:
             raise ValueError(f"scheme {code!r} given by name: pass n (the number of workers)")
-        code = make_code(code, n, s, seed=seed)
-    elif not isinstance(code, GradientCode):
+        if s is None and needs_s(code):
+            raise ValueError(
+                f"scheme {code!r} given by name: pass s (the number of stragglers to tolerate, "
+                f"0 <= s < n); only {', '.join(sorted(STRAGGLER_FREE))} needs none"
+            )
+        return make_code(code, n, s or 0, seed=seed)
+    if not isinstance(code, GradientCode):
         raise ValueError(f"code must be a GradientCode or a scheme name, got {code!r}")
-    elif n is not None and n != code.n:
+    if n is not None and n != code.n:
         raise ValueError(f"n={n} does not match the code's n={code.n} workers")
-    model = make_model(model) if isinstance(model, str) else model
-    opt = make_optimizer(optimizer, lr=lr) if isinstance(optimizer, str) else optimizer
+    return code
+
+
+def _check_data(code: GradientCode, model: Model, X, y: np.ndarray, faults: Sequence[Fault]):
+    """The data as the model takes them, checked against the code (and the faults' workers)."""
     X, y = model.check_data(X, y)
     if X.shape[0] < code.k:
         raise ValueError(
             f"{X.shape[0]} rows cannot fill k={code.k} partitions: need at least k rows"
         )
-    if not (isinstance(rounds, int) and rounds >= 1):
-        raise ValueError(f"rounds must be an integer >= 1, got rounds={rounds!r}")
-    if not round_timeout > 0:
-        raise ValueError(f"round_timeout must be > 0 seconds, got {round_timeout!r}")
     for f in faults:
         if not 0 <= f.worker < code.n:
             raise ValueError(
                 f"fault worker {f.worker} is out of range: worker ids are 0..{code.n - 1}"
             )
-    return code, model, opt, X, y
+    return X, y
