@@ -110,14 +110,14 @@ def arrivals(c: Comparison, fig) -> None:
 
     schemes = c.schemes
     grids = []
-    for scheme in schemes:
-        rows = [r for r in c.workers if r["scheme"] == scheme]
-        n, R = max(r["worker"] for r in rows) + 1, max(r["round"] for r in rows)
-        grid = np.full((n, R), np.nan)
-        for r in rows:
-            grid[r["worker"], r["round"] - 1] = 1e3 * r["arrival_s"]
+    for scheme in schemes:  # column t: round t
+        records = c.results[scheme].rounds
+        grid = np.full((max((r.arrival_s.size for r in records), default=1), len(records)), np.nan)
+        for t, r in enumerate(records):
+            grid[: r.arrival_s.size, t] = 1e3 * r.arrival_s
         grids.append(grid)
-    finite = np.concatenate([g[np.isfinite(g)] for g in grids] + [np.ones(1)])
+    finite = np.concatenate([g[np.isfinite(g)] for g in grids])
+    finite = finite if finite.size else np.ones(1)
     norm = mpl.colors.LogNorm(vmin=max(finite.min(), 1e-2), vmax=max(finite.max(), 1e-1))
     cmap = mpl.colormaps["viridis"].with_extremes(bad="#dddddd")
     axes = fig.subplots(len(schemes), 1, sharex=True, squeeze=False)[:, 0]

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from ..codes import GradientCode, make_code
-from ..records import read_table, write_table
-from ..runtime.journal import load_result, read_results, write_tables
+from ..records import ROUND_COLUMNS, WORKER_COLUMNS, read_table, write_table
+from ..runtime.journal import load_result, read_results, round_row, write_tables
 from ..runtime.result import Result
 from .config import CompareConfig, load_config
 
@@ -92,11 +92,20 @@ class Comparison:
         return np.array([math.nan if start is None else start, *values], dtype=float)
 
     @property
+    def rounds(self) -> list[dict]:
+        """One row per (scheme, round), as in rounds.csv: the round columns and the metrics."""
+        columns = ROUND_COLUMNS + METRICS
+        return [
+            dict(zip(columns, round_row(res, r, METRICS), strict=True))
+            for res in self.results.values()
+            for r in res.rounds
+        ]
+
+    @property
     def workers(self) -> list[dict]:
         """One row per (scheme, round, worker): arrival_s, compute_s, used."""
         return [
-            {"scheme": name, "round": r.round, "worker": i, "arrival_s": at, "compute_s": c}
-            | {"used": int(u)}
+            dict(zip(WORKER_COLUMNS, (name, r.round, i, at, c, int(u)), strict=True))
             for name, res in self.results.items()
             for r in res.rounds
             for i, (at, c, u) in enumerate(zip(r.arrival_s, r.compute_s, res.used(r), strict=True))
