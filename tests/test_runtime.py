@@ -184,7 +184,7 @@ def test_records_arrivals_and_saves_tidy_results(data, tmp_path):
     assert np.all(np.isfinite(r.arrival_s[list(r.survivors)]))
     assert r.wall_s < 0.3
     lines = (tmp_path / "workers.csv").read_text().splitlines()
-    assert lines[0] == "round,worker,arrival_s,compute_s,used" and len(lines) == 1 + 3 * 4
+    assert lines[0] == "scheme,round,worker,arrival_s,compute_s,used" and len(lines) == 1 + 3 * 4
     assert np.load(tmp_path / "theta.npy").shape == (12,)
 
 

@@ -37,6 +37,7 @@ Examples::
     markov:fraction=0.1;duration=20;factor=5;delay=0;seed=0
     trace:path=runs/train/workers.csv                (replay `gradcode train`'s arrivals)
     trace:path=runs/train/workers.csv;minus=compute_s (replay only the delays)
+    trace:path=runs/compare;scheme=naive             (one scheme of a comparison)
     empirical:values=0.001,0.0015,0.004;seed=0       (resample recorded seconds)
 
 One module for every model (some 570 lines): they share the stream discipline above, the
@@ -45,17 +46,16 @@ validation helpers and the spec parser with its one registry.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from numbers import Integral, Real
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .records import read_trace
 from .registry import Registry
 
 Sample = tuple[np.ndarray, np.ndarray]
@@ -434,7 +434,10 @@ class TraceDelay(_Model):
     """Replay recorded per-(worker, round) reply times from a CSV with columns round, worker
     and a time column (``column``; by default the first of arrival_s, time_s, time, seconds).
 
-    `gradcode train`'s workers.csv works as is. Round t replays the trace's round t mod R.
+    A results folder (`gradcode train`'s, `compare`'s, a saved simulation's) or its workers.csv
+    works as is (records.py: round t = the t-th step). Of a folder of several schemes (a
+    comparison) give ``scheme``: one scheme's rounds are replayed, never a merge; without it such a
+    folder is a ValueError naming its schemes. Round t replays the trace's round t mod R.
     Without ``minus``, a worker's reply takes the recorded time (extra = time, factor = 0): the
     simulator reproduces the recorded round ends exactly. With ``minus`` (e.g. compute_s) only
     time - minus is replayed as an added delay (factor = 1), so a simulation adds each scheme's
@@ -450,12 +453,13 @@ class TraceDelay(_Model):
     column: str = ""
     minus: str = ""
     missing: float = math.inf
+    scheme: str = ""
     times: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.missing, Real) and self.missing >= 0):
             raise ValueError(f"missing must be a number >= 0 (or inf), got {self.missing!r}")
-        header, rows = _read_csv(self.path)
+        header, rows = read_trace(self.path, self.scheme)
         column = self.column or next((c for c in TIME_COLUMNS if c in header), "")
         if not column:
             raise ValueError(
@@ -486,20 +490,6 @@ class TraceDelay(_Model):
             raise ValueError(f"trace {self.path} has {self.n} workers, cannot replay n={n}")
         extra = self.times[rounds % self.rounds, :n]
         return extra, np.full(extra.shape, 1.0 if self.minus else 0.0)
-
-
-def _read_csv(path: str) -> tuple[list[str], list[dict[str, str]]]:
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"trace file {path} does not exist")
-    with open(p, newline="") as f:
-        reader = csv.DictReader(f)
-        rows = list(reader)
-        header = list(reader.fieldnames or [])
-    missing = [c for c in ("round", "worker") if c not in header]
-    if missing or not rows:
-        raise ValueError(f"trace {path} needs columns round, worker and a time, got {header}")
-    return header, rows
 
 
 def _table(path: str, header: list[str], rows: list[dict[str, str]], column: str) -> np.ndarray:

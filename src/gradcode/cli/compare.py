@@ -45,19 +45,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(run=run_compare)
-    plot = sub.add_parser("plot", help="redraw the figures of a saved comparison")
+    plot = sub.add_parser("plot", help="draw the figures of a saved comparison or run")
     plot.add_argument("dir", type=Path)
     plot.set_defaults(run=run_plot)
-    report = sub.add_parser("report", help="write one self-contained HTML report of a comparison")
+    report = sub.add_parser(
+        "report", help="write one self-contained HTML report of a comparison or run"
+    )
     report.add_argument("dir", type=Path)
     report.set_defaults(run=run_report)
 
 
 def run_plot(args: argparse.Namespace, argv: list[str] | None = None) -> int:
-    from ..experiments import load_comparison
+    from ..experiments import load_folder
     from ..experiments.plots import draw
 
-    for path in draw(load_comparison(args.dir), args.dir):
+    for path in draw(load_folder(args.dir), args.dir):
         print(path)
     return 0
 
@@ -126,7 +128,8 @@ def run_compare(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     print_summary(c, console)
     report = write_report(args.out)
     console.print(
-        f"results in {args.out}/ (rounds.csv, workers.csv, summary.csv, config.toml, figures)"
+        f"results in {args.out}/ (rounds.csv, workers.csv, initial.csv, summary.csv, config.toml, "
+        "runs/, figures)"
     )
     console.print(f"report: {report}")
     return 0

@@ -21,7 +21,17 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     """Options shared by `simulate` and `advise`: the delays and the timing model."""
     p.add_argument("-n", type=int, help="workers (default: the trace's workers)")
     p.add_argument("--delay", default="none", help="delay model spec, e.g. 'pareto:alpha=1.5'")
-    p.add_argument("--trace", type=Path, help="replay a CSV of per-(round, worker) times")
+    p.add_argument(
+        "--trace",
+        type=Path,
+        help="replay per-(round, worker) times: a run's or comparison's folder, or a CSV",
+    )
+    p.add_argument(
+        "--trace-scheme",
+        default="",
+        metavar="NAME",
+        help="the scheme to replay of a folder holding several (a comparison)",
+    )
     p.add_argument(
         "--trace-minus",
         default="",
@@ -71,7 +81,10 @@ def delay_from(args: argparse.Namespace, rounds: int) -> tuple[DelayModel, int, 
     """(model, n, rounds) from --delay / --trace, -n and --rounds (default: `rounds`)."""
     if args.trace is not None:
         delays = TraceDelay(
-            path=str(args.trace), minus=args.trace_minus, missing=args.trace_missing
+            path=str(args.trace),
+            minus=args.trace_minus,
+            missing=args.trace_missing,
+            scheme=args.trace_scheme,
         )
         n = delays.n if args.n is None else args.n
         rounds = delays.rounds if args.rounds is None else args.rounds

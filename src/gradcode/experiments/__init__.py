@@ -3,7 +3,7 @@
 from .compare import compare
 from .config import CompareConfig, load_config
 from .report import write_report
-from .tables import Comparison, load_comparison
+from .tables import Comparison, load_comparison, load_folder
 
 __all__ = [
     "CompareConfig",
@@ -11,5 +11,6 @@ __all__ = [
     "compare",
     "load_comparison",
     "load_config",
+    "load_folder",
     "write_report",
 ]

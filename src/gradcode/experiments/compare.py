@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,20 +16,7 @@ from ..runtime.journal import atomic_write, prepare
 from ..runtime.signals import interruptible
 from . import tables
 from .config import CompareConfig
-
-
-@dataclass(frozen=True)
-class SchemeRun:
-    """One scheme's run, with metrics evaluated after it, outside the timed path."""
-
-    code: GradientCode
-    rounds: list[RoundRecord]
-    time_s: np.ndarray  # (R+1,) wall-clock time at which each parameter vector was ready; [0] = 0
-    train_loss: np.ndarray  # (R+1,) training objective at theta_0 .. theta_R
-    test_loss: np.ndarray  # (R+1,) mean test loss
-    test_auc: np.ndarray  # (R+1,)
-    test_acc: np.ndarray  # (R+1,) fraction of test rows with (score > 0) == y
-    dead: dict[int, str]
+from .tables import SchemeRun
 
 
 def compare(
@@ -110,19 +97,24 @@ def _finished(folder: Path | None, rounds: int) -> Result | None:
 
 
 def _evaluate(code: GradientCode, model, ds, result: Result) -> SchemeRun:
-    """Metrics at every round's parameters, outside the timed path."""
+    """Every round's loss and test metrics, and the starting parameters', outside the timed
+    path."""
     thetas = [model.init(ds.X_train.shape[1]), *result.params]
     m_train, m_test = ds.X_train.shape[0], ds.X_test.shape[0]
-    scores = [model.predict_score(t, ds.X_test) for t in thetas]
-    return SchemeRun(
-        code=code,
-        rounds=result.rounds,
-        time_s=np.concatenate([[0.0], np.cumsum(result.wall_s)]),
-        train_loss=np.array(
-            [model.loss(t, ds.X_train, ds.y_train) / m_train + model.penalty(t) for t in thetas]
-        ),
-        test_loss=np.array([model.loss(t, ds.X_test, ds.y_test) / m_test for t in thetas]),
-        test_auc=np.array([auc(ds.y_test, sc) for sc in scores]),
-        test_acc=np.array([np.mean((sc > 0) == ds.y_test) for sc in scores]),
-        dead=result.dead,
-    )
+    values = []
+    for theta in thetas:
+        score = model.predict_score(theta, ds.X_test)
+        values.append(
+            {
+                "train_loss": model.loss(theta, ds.X_train, ds.y_train) / m_train
+                + model.penalty(theta),
+                "test_loss": model.loss(theta, ds.X_test, ds.y_test) / m_test,
+                "test_auc": auc(ds.y_test, score),
+                "test_acc": float(np.mean((score > 0) == ds.y_test)),
+            }
+        )
+    rounds = [
+        replace(r, loss=v.pop("train_loss"), metrics=v)
+        for r, v in zip(result.rounds, values[1:], strict=True)
+    ]
+    return SchemeRun(code, replace(result, rounds=rounds), values[0])

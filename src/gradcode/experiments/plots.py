@@ -63,14 +63,9 @@ def _color(scheme: str, schemes: list[str]) -> str:
     return PALETTE[others.index(scheme) % len(PALETTE)]
 
 
-def _title(c: Comparison) -> str:
-    cfg = c.config
-    return f"n={cfg.n}, s={cfg.s}, {cfg.dataset}, delays: {cfg.delay}"
-
-
 def _exact(c: Comparison, scheme: str) -> bool:
     """Approximate schemes (ignore, approximate codes) are drawn dashed."""
-    row = next(r for r in c.summary if r["scheme"] == scheme)
+    row = next((r for r in c.summary if r["scheme"] == scheme), {})
     return bool(row.get("exact", True))
 
 
@@ -115,14 +110,14 @@ def arrivals(c: Comparison, fig) -> None:
 
     schemes = c.schemes
     grids = []
-    for scheme in schemes:
-        rows = [r for r in c.workers if r["scheme"] == scheme]
-        n, R = max(r["worker"] for r in rows) + 1, max(r["round"] for r in rows)
-        grid = np.full((n, R), np.nan)
-        for r in rows:
-            grid[r["worker"], r["round"] - 1] = 1e3 * r["arrival_s"]
+    for scheme in schemes:  # column t: round t
+        records = c.results[scheme].rounds
+        grid = np.full((max((r.arrival_s.size for r in records), default=1), len(records)), np.nan)
+        for t, r in enumerate(records):
+            grid[: r.arrival_s.size, t] = 1e3 * r.arrival_s
         grids.append(grid)
-    finite = np.concatenate([g[np.isfinite(g)] for g in grids]) if grids else np.array([1.0])
+    finite = np.concatenate([g[np.isfinite(g)] for g in grids])
+    finite = finite if finite.size else np.ones(1)
     norm = mpl.colors.LogNorm(vmin=max(finite.min(), 1e-2), vmax=max(finite.max(), 1e-1))
     cmap = mpl.colormaps["viridis"].with_extremes(bad="#dddddd")
     axes = fig.subplots(len(schemes), 1, sharex=True, squeeze=False)[:, 0]
@@ -136,6 +131,18 @@ def arrivals(c: Comparison, fig) -> None:
     fig.colorbar(im, ax=list(axes), label="reply time after broadcast (ms); gray: no reply")
 
 
+TIME_FIGURES = {  # figure: its (column, label, title) options, the first that some scheme has
+    "auc_vs_time": [("test_auc", "test AUC", "Generalization: test AUC against wall-clock time")],
+    "acc_vs_time": [
+        ("test_acc", "test accuracy", "Generalization: test accuracy against wall-clock time")
+    ],
+    "loss_vs_time": [  # a run's folder has no test rows: its training objective
+        ("test_loss", "test loss", "Test loss against wall-clock time"),
+        ("loss", "training loss", "Training objective against wall-clock time"),
+    ],
+}
+
+
 def draw(c: Comparison, out: str | Path) -> list[Path]:
     """Write every figure as PNG and SVG into `out`; return the paths."""
     plt = _plt()
@@ -144,26 +151,21 @@ def draw(c: Comparison, out: str | Path) -> list[Path]:
     paths = []
 
     def save(fig, name: str) -> None:
-        fig.suptitle(_title(c), fontsize=9, y=0.995)
+        fig.suptitle(c.title, fontsize=9, y=0.995)
         paths.extend(_save(fig, out / name))
         plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6.4, 4))
     round_times(c, ax)
     save(fig, "round_time")
-    fig, ax = plt.subplots(figsize=(6.4, 4))
-    metric_vs_time(c, ax, "test_auc", "test AUC")
-    ax.set_title("Generalization: test AUC against wall-clock time")
-    save(fig, "auc_vs_time")
-    if c.rounds and "test_acc" in c.rounds[0]:  # folders saved before the column existed lack it
-        fig, ax = plt.subplots(figsize=(6.4, 4))
-        metric_vs_time(c, ax, "test_acc", "test accuracy")
-        ax.set_title("Generalization: test accuracy against wall-clock time")
-        save(fig, "acc_vs_time")
-    fig, ax = plt.subplots(figsize=(6.4, 4))
-    metric_vs_time(c, ax, "test_loss", "test loss")
-    ax.set_title("Test loss against wall-clock time")
-    save(fig, "loss_vs_time")
+    for name, options in TIME_FIGURES.items():
+        for column, label, title in options:
+            if c.has(column):
+                fig, ax = plt.subplots(figsize=(6.4, 4))
+                metric_vs_time(c, ax, column, label)
+                ax.set_title(title)
+                save(fig, name)
+                break
     fig = plt.figure(figsize=(7.5, 1.4 + 1.3 * len(c.schemes)))
     arrivals(c, fig)
     save(fig, "arrivals")

@@ -1,31 +1,29 @@
-"""A comparison as tidy tables: rounds, workers, summary; saved as CSV and read back for plots."""
+"""A comparison, or one run, in the one result shape: a `Result` per scheme and a summary row
+each (round-time statistics, decoding error, final metrics, time to a target test AUC).
+
+A comparison's folder holds, beside each scheme's run journal (`runs/NN-scheme/`, written by
+`train` during the run), the tables of the whole comparison, written by the journal's writer:
+`rounds.csv` and `workers.csv` are the schemes' journals concatenated (round t = the t-th step,
+a `scheme` column), with `loss` (the training objective) and the test metrics evaluated after
+the run; `initial.csv` holds the same metrics at the starting parameters (not a round);
+`summary.csv` one row per scheme. `load_folder` reads a comparison's folder or a run's.
+"""
 
 from __future__ import annotations
 
-import csv
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..codes import GradientCode, make_code
+from ..records import ROUND_COLUMNS, WORKER_COLUMNS, read_table, write_table
+from ..runtime.journal import load_result, read_results, round_row, write_tables
+from ..runtime.result import Result
 from .config import CompareConfig, load_config
 
-ROUND_COLUMNS = (
-    "scheme",
-    "s",
-    "round",
-    "wall_s",
-    "time_s",
-    "n_survivors",
-    "messages",
-    "error",
-    "train_loss",
-    "test_loss",
-    "test_auc",
-    "test_acc",
-)
-WORKER_COLUMNS = ("scheme", "round", "worker", "arrival_s", "compute_s", "used")
 SUMMARY_COLUMNS = (
     "scheme",
     "s",
@@ -46,43 +44,138 @@ SUMMARY_COLUMNS = (
 )
 
 
+METRICS = ("test_loss", "test_auc", "test_acc")  # evaluated after the run, on the test rows
+INITIAL_COLUMNS = ("scheme", "train_loss", *METRICS)
+ROUND_SERIES = {"wall_s", "loss", "error", "residual", "messages", "stale", "stopped"}
+FILES = ("config.toml", "rounds.csv", "workers.csv", "initial.csv", "summary.csv")
+
+
+@dataclass(frozen=True)
+class SchemeRun:
+    """One scheme's run, its records' loss and metrics evaluated (outside the timed path), and
+    the same metrics at the starting parameters."""
+
+    code: GradientCode
+    result: Result
+    initial: dict[str, float]
+
+
 @dataclass
 class Comparison:
-    """rounds: one row per (scheme, round) with round 0 = the initial parameters (no wall time);
-    workers: one row per (scheme, round, worker); summary: one row per scheme."""
+    """results: one Result per scheme, in order; initial: per scheme the metrics at the starting
+    parameters (none for a run's folder); summary: one row per scheme; config: the comparison's
+    (None for a run's folder, whose config is its result's)."""
 
-    config: CompareConfig
-    rounds: list[dict]
-    workers: list[dict]
-    summary: list[dict]
-
-    def save(self, out: str | Path) -> Path:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.toml").write_text(self.config.to_toml())
-        for name, rows, cols in (
-            ("rounds", self.rounds, ROUND_COLUMNS),
-            ("workers", self.workers, WORKER_COLUMNS),
-            ("summary", self.summary, SUMMARY_COLUMNS),
-        ):
-            with open(out / f"{name}.csv", "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=cols)
-                w.writeheader()
-                w.writerows({k: _cell(r[k]) for k in cols} for r in rows)
-        return out
-
-    def series(self, scheme: str, column: str) -> np.ndarray:
-        return np.array([r[column] for r in self.rounds if r["scheme"] == scheme], dtype=float)
+    config: CompareConfig | None
+    results: dict[str, Result]
+    initial: dict[str, dict] = field(default_factory=dict)
+    summary: list[dict] = field(default_factory=list)
 
     @property
     def schemes(self) -> list[str]:
-        return [r["scheme"] for r in self.summary]
+        return list(self.results)
+
+    def series(self, scheme: str, column: str) -> np.ndarray:
+        """(R+1,): `column` at the starting parameters (NaN where not evaluated; time 0), then
+        after each round. Columns: time_s, the round columns, train_loss (= loss), the metrics."""
+        result = self.results[scheme]
+        column = "loss" if column == "train_loss" else column
+        if column == "time_s":
+            return np.concatenate([[0.0], result.time_s])
+        start = self.initial.get(scheme, {}).get("train_loss" if column == "loss" else column)
+        if column == "n_survivors":
+            values = [len(r.survivors) for r in result.rounds]
+        elif column in ROUND_SERIES:
+            values = [getattr(r, column) for r in result.rounds]
+        else:
+            values = [r.metrics.get(column, math.nan) for r in result.rounds]
+        return np.array([math.nan if start is None else start, *values], dtype=float)
+
+    @property
+    def rounds(self) -> list[dict]:
+        """One row per (scheme, round), as in rounds.csv: the round columns and the metrics."""
+        columns = ROUND_COLUMNS + METRICS
+        return [
+            dict(zip(columns, round_row(res, r, METRICS), strict=True))
+            for res in self.results.values()
+            for r in res.rounds
+        ]
+
+    @property
+    def workers(self) -> list[dict]:
+        """One row per (scheme, round, worker): arrival_s, compute_s, used."""
+        return [
+            dict(zip(WORKER_COLUMNS, (name, r.round, i, at, c, int(u)), strict=True))
+            for name, res in self.results.items()
+            for r in res.rounds
+            for i, (at, c, u) in enumerate(zip(r.arrival_s, r.compute_s, res.used(r), strict=True))
+        ]
+
+    @property
+    def title(self) -> str:
+        if self.config is not None:
+            cfg = self.config
+            return f"n={cfg.n}, s={cfg.s}, {cfg.dataset}, delays: {cfg.delay}"
+        cfg = next(iter(self.results.values())).config
+        return f"{cfg.get('scheme')} n={cfg.get('n')}, s={cfg.get('s')}, delays: {cfg.get('delay')}"
+
+    def has(self, column: str) -> bool:
+        """Whether some scheme has a finite value of `column` after some round."""
+        return any(np.isfinite(self.series(s, column)[1:]).any() for s in self.schemes)
+
+    def save(self, out: str | Path) -> Path:
+        """config.toml, rounds.csv and workers.csv (the journal's writer), initial.csv,
+        summary.csv."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        if self.config is not None:
+            (out / "config.toml").write_text(self.config.to_toml())
+        write_tables(out, list(self.results.values()), METRICS)
+        initial = [{"scheme": s, **m} for s, m in self.initial.items()]
+        write_table(out / "initial.csv", INITIAL_COLUMNS, initial)
+        write_table(out / "summary.csv", SUMMARY_COLUMNS, self.summary)
+        return out
 
 
-def _cell(v):
-    if isinstance(v, float) and math.isnan(v):
-        return ""
-    return v
+def from_runs(config: CompareConfig, runs: list[SchemeRun]) -> Comparison:
+    results = {run.code.name: run.result for run in runs}
+    initial = {run.code.name: run.initial for run in runs}
+    c = Comparison(config, results, initial)
+    c.summary = summarize(c, {run.code.name: run.code for run in runs}, config.target_auc)
+    return c
+
+
+def load_folder(out: str | Path) -> Comparison:
+    """A comparison's folder (`load_comparison`) or a run's (`train --out`, killed or not)."""
+    out = Path(out)
+    if (out / "result.json").is_file() and not (out / "summary.csv").is_file():
+        result = load_result(out)
+        c = Comparison(None, {result.scheme: result})
+        c.summary = summarize(c, {result.scheme: _code_of(result)}, None)
+        return c
+    return load_comparison(out)
+
+
+def load_comparison(out: str | Path) -> Comparison:
+    """Read a saved comparison folder back (for `gradcode plot` / `gradcode report`)."""
+    out = Path(out)
+    missing = [f for f in FILES if not (out / f).is_file()]
+    if missing:
+        raise ValueError(
+            f"{out} is not a comparison folder: missing {', '.join(missing)} "
+            "(nor a run's: no result.json)"
+        )
+    configs = {}  # each scheme's run config, from its journal (parts: which worker was used)
+    for path in sorted(out.glob("runs/*/result.json")):
+        config = json.loads(path.read_text()).get("config", {})
+        configs[config.get("scheme")] = config
+    summary = read_table(out / "summary.csv")
+    results = {
+        name: Result(configs.get(name, {"scheme": name}), rounds=rounds, status="ok")
+        for name, rounds in read_results(out).items()
+    }
+    initial = {row.pop("scheme"): row for row in read_table(out / "initial.csv")}
+    return Comparison(load_config(out / "config.toml"), results, initial, summary)
 
 
 def time_to_target(time_s: np.ndarray, metric: np.ndarray, target: float) -> float:
@@ -91,104 +184,55 @@ def time_to_target(time_s: np.ndarray, metric: np.ndarray, target: float) -> flo
     return float(time_s[hit[0]]) if hit.size else math.nan
 
 
-def from_runs(config: CompareConfig, runs: list) -> Comparison:
-    rounds, workers, summary = [], [], []
-    naive_mean = next(
-        (np.mean([r.wall_s for r in run.rounds]) for run in runs if run.code.name == "naive"),
-        math.nan,
-    )
-    target = config.target_auc
+def _final(values: np.ndarray) -> float:
+    """The last finite value (NaN if none)."""
+    finite = values[np.isfinite(values)]
+    return float(finite[-1]) if finite.size else math.nan
+
+
+def summarize(
+    c: Comparison, codes: dict[str, GradientCode | None], target: float | None
+) -> list[dict]:
+    """The summary rows of `c`; `target` AUC defaults to 99% of naive's (else the first
+    scheme's) final test AUC; `codes` give s, exactness and load (None: unknown)."""
+    names = c.schemes
+    base = "naive" if "naive" in names else names[0]
     if target is None:
-        base = next((run for run in runs if run.code.name == "naive"), runs[0])
-        target = round(0.99 * float(base.test_auc[-1]), 4)
-    for run in runs:
-        name = run.code.name
-        for t in range(len(run.time_s)):
-            rec = run.rounds[t - 1] if t else None
-            rounds.append(
-                {
-                    "scheme": name,
-                    "s": run.code.s,
-                    "round": t,
-                    "wall_s": rec.wall_s if rec else math.nan,
-                    "time_s": float(run.time_s[t]),
-                    "n_survivors": len(rec.survivors) if rec else math.nan,
-                    "messages": rec.messages if rec else math.nan,
-                    "error": rec.error if rec else math.nan,
-                    "train_loss": float(run.train_loss[t]),
-                    "test_loss": float(run.test_loss[t]),
-                    "test_auc": float(run.test_auc[t]),
-                    "test_acc": float(run.test_acc[t]),
-                }
-            )
-        for rec in run.rounds:
-            used = {j // run.code.parts for j in rec.survivors}
-            for i in range(run.code.n):
-                workers.append(
-                    {
-                        "scheme": name,
-                        "round": rec.round + 1,
-                        "worker": i,
-                        "arrival_s": float(rec.arrival_s[i]),
-                        "compute_s": float(rec.compute_s[i]),
-                        "used": int(i in used),
-                    }
-                )
-        wall = np.array([r.wall_s for r in run.rounds])
-        summary.append(
+        auc = _final(c.series(base, "test_auc"))
+        target = round(0.99 * auc, 4) if math.isfinite(auc) else math.nan
+    naive_mean = float(np.mean(c.results["naive"].wall_s)) if "naive" in names else math.nan
+    rows = []
+    for name in names:
+        result, code = c.results[name], codes.get(name)
+        wall = result.wall_s if result.rounds else np.full(1, math.nan)
+        auc = c.series(name, "test_auc")
+        rows.append(
             {
                 "scheme": name,
-                "s": run.code.s,
-                "exact": run.code.exact,
-                "load": run.code.load,
+                "s": code.s if code else result.config.get("s", math.nan),
+                "exact": code.exact if code else math.nan,
+                "load": code.load if code else math.nan,
                 "mean_ms": 1e3 * wall.mean(),
                 "median_ms": 1e3 * float(np.median(wall)),
                 "p95_ms": 1e3 * float(np.percentile(wall, 95)),
                 "speedup_vs_naive": naive_mean / wall.mean(),
-                "mean_error": float(np.mean([r.error for r in run.rounds])),
-                "final_train_loss": float(run.train_loss[-1]),
-                "final_test_loss": float(run.test_loss[-1]),
-                "final_test_auc": float(run.test_auc[-1]),
-                "final_test_acc": float(run.test_acc[-1]),
+                "mean_error": float(np.mean([r.error for r in result.rounds])),
+                "final_train_loss": _final(c.series(name, "loss")),
+                "final_test_loss": _final(c.series(name, "test_loss")),
+                "final_test_auc": _final(auc),
+                "final_test_acc": _final(c.series(name, "test_acc")),
                 "target_auc": target,
-                "time_to_target_s": time_to_target(run.time_s, run.test_auc, target),
-                "dead_workers": " ".join(map(str, sorted(run.dead))),
+                "time_to_target_s": time_to_target(c.series(name, "time_s"), auc, target),
+                "dead_workers": " ".join(map(str, sorted(result.dead))),
             }
         )
-    return Comparison(config, rounds, workers, summary)
+    return rows
 
 
-def load_comparison(out: str | Path) -> Comparison:
-    """Read a saved comparison folder back (for `gradcode plot` / `gradcode report`)."""
-    out = Path(out)
-    missing = [
-        f
-        for f in ("config.toml", "rounds.csv", "workers.csv", "summary.csv")
-        if not (out / f).is_file()
-    ]
-    if missing:
-        raise ValueError(f"{out} is not a comparison folder: missing {', '.join(missing)}")
-    return Comparison(
-        load_config(out / "config.toml"),
-        _read(out / "rounds.csv"),
-        _read(out / "workers.csv"),
-        _read(out / "summary.csv"),
-    )
-
-
-def _read(path: Path) -> list[dict]:
-    with open(path, newline="") as f:
-        return [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def _parse(v: str):
-    if v == "":
-        return math.nan
-    if v in ("True", "False"):
-        return v == "True"
-    for kind in (int, float):
-        try:
-            return kind(v)
-        except ValueError:
-            pass
-    return v
+def _code_of(result: Result) -> GradientCode | None:
+    """The run's code rebuilt from its config (None when its name builds no code)."""
+    cfg = result.config
+    try:
+        return make_code(str(cfg["scheme"]), int(cfg["n"]), int(cfg["s"]), seed=cfg.get("seed", 0))
+    except (KeyError, TypeError, ValueError):
+        return None

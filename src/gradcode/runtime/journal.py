@@ -1,49 +1,39 @@
 """A run's output folder, written while it runs (a journal) and read back after any end.
 
-Files (one writer, one reader, here):
+Files (one writer, one reader, here; the tables in the one format of records.py):
 - `result.json`: status (`running` until the run ends: `ok`, `failed`, `interrupted`), error,
   rounds completed, dead workers, config, the master's pid and host, the run's segments (one per
   start or resume); rewritten atomically at the start, at every checkpoint and at the end.
 - `rounds.csv` (one row per round) and `workers.csv` (one row per round and worker): appended
-  and flushed to the OS at the end of every round, so a killed master loses no finished round;
-  fsync'ed by a background thread at most a second later (a lost machine loses at most that).
+  and flushed to the OS at the end of every round (workers rows first), so a killed master
+  loses no finished round; fsync'ed by a background thread at most a second later (a lost
+  machine loses at most that).
 - `params.f64` (with `record_params`): every round's parameters, raw little-endian float64 rows
   of d values, appended like the CSVs.
 - `theta.npy`: the final parameters, written at the end; `checkpoint.npz`: see checkpoint.py.
 
-A reader ignores a row cut short by a crash and the workers rows of a round that rounds.csv lacks.
+A reader ignores a row cut short by a crash and the workers rows of a round that rounds.csv
+lacks. `write_tables`/`read_results` write and read several results (a comparison's, a set of
+simulations) as the same two tables, one `scheme` each.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
 import math
 import os
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ..records import ROUND_COLUMNS, WORKER_COLUMNS, encode, number, read_folder, read_rows
 from .result import Result, RoundRecord
 
-ROUND_COLUMNS = (
-    "round",
-    "wall_s",
-    "n_survivors",
-    "survivors",
-    "residual",
-    "loss",
-    "error",
-    "messages",
-    "stale",
-    "stopped",
-)
-WORKER_COLUMNS = ("round", "worker", "arrival_s", "compute_s", "used")
 SYNC_EVERY = 1.0  # seconds between two fsyncs of the appended files
 STALE = ("theta.npy", "params.f64", "checkpoint.npz")  # removed when a new run starts in a folder
 
@@ -106,10 +96,17 @@ class Journal:
     cut, so the resumed rounds replace what the interrupted run had written past its checkpoint.
     """
 
-    def __init__(self, out: str | Path, result: Result, *, keep: int | None = None) -> None:
+    def __init__(
+        self,
+        out: str | Path,
+        result: Result,
+        *,
+        keep: int | None = None,
+        metrics: Sequence[str] = (),
+    ) -> None:
         self.out = prepare(out)
         self.result = result
-        self.parts = int(result.config.get("parts", 1))
+        self.metrics = tuple(metrics)  # evaluated columns after ROUND_COLUMNS
         self._files: list = []
         self._dirty = threading.Event()
         self._stop = threading.Event()
@@ -128,31 +125,33 @@ class Journal:
     def _open(self, keep: int | None) -> None:
         mode = "w" if keep is None else "a"  # the files stay open for the run: closed by close()
         if keep is not None:
-            _cut(self.out, keep, self.result.config.get("d"))
+            _cut(self.out, keep, self.result)
         else:  # a new run in an old folder: nothing of the old run may pass for this one's
             for name in STALE:
                 with contextlib.suppress(FileNotFoundError):
                     (self.out / name).unlink()
-        self._rounds = open(self.out / "rounds.csv", mode, newline="")  # noqa: SIM115
         self._workers = open(self.out / "workers.csv", mode, newline="")  # noqa: SIM115
-        self._files = [self._rounds, self._workers]
-        if keep is None:
-            csv.writer(self._rounds).writerow(ROUND_COLUMNS)
-            csv.writer(self._workers).writerow(WORKER_COLUMNS)
+        self._files = [self._workers]  # flushed in this order: a round's row comes last
         self._params = None
         if self.result.params is not None:
             params_mode = "wb" if keep is None else "ab"
             self._params = open(self.out / "params.f64", params_mode)  # noqa: SIM115
             self._files.append(self._params)
+        self._rounds = open(self.out / "rounds.csv", mode, newline="")  # noqa: SIM115
+        self._files.append(self._rounds)
+        if keep is None:
+            self._rounds.write(encode([ROUND_COLUMNS + self.metrics]))
+            self._workers.write(encode([WORKER_COLUMNS]))
         self._flush()
 
     def append(self, record: RoundRecord, theta: np.ndarray | None = None) -> None:
-        """One finished round: its rows (and parameters) reach the OS before this returns."""
+        """One finished round: its rows (and parameters) reach the OS before this returns, the
+        workers rows and parameters before the round's row."""
         with self._writing():
-            self._rounds.write(_rows([round_row(record)]))
-            self._workers.write(_rows(worker_rows(record, self.parts)))
+            self._workers.write(encode(worker_rows(self.result, record)))
             if self._params is not None and theta is not None:
                 self._params.write(np.ascontiguousarray(theta, dtype="<f8").tobytes())
+            self._rounds.write(encode([round_row(self.result, record, self.metrics)]))
             self._flush()
 
     @contextlib.contextmanager
@@ -212,15 +211,31 @@ class Journal:
         self._files = []
 
 
-def save(result: Result, out: str | Path) -> Path:
+def save(result: Result, out: str | Path, metrics: Sequence[str] = ()) -> Path:
     """Write a whole result at once (the same files as a journal of its run)."""
-    journal = Journal(out, result)
+    journal = Journal(out, result, metrics=metrics)
     try:
         for i, record in enumerate(result.rounds):
             journal.append(record, None if result.params is None else result.params[i])
     finally:
         journal.close()
     return journal.out
+
+
+def write_tables(out: str | Path, results: Sequence[Result], metrics: Sequence[str] = ()) -> None:
+    """rounds.csv and workers.csv of several results (one scheme each), atomically: the rows
+    their journals hold, concatenated, with `metrics` columns."""
+    out = prepare(out)
+    head = ROUND_COLUMNS + tuple(metrics)
+    rounds = encode([head, *(round_row(res, r, metrics) for res in results for r in res.rounds)])
+    workers = encode(
+        [
+            WORKER_COLUMNS,
+            *(row for res in results for r in res.rounds for row in worker_rows(res, r)),
+        ]
+    )
+    atomic_write(out / "rounds.csv", lambda f: f.write(rounds.encode()))
+    atomic_write(out / "workers.csv", lambda f: f.write(workers.encode()))
 
 
 def status_of(result: Result) -> dict:
@@ -237,54 +252,32 @@ def status_of(result: Result) -> dict:
     }
 
 
-def round_row(r: RoundRecord) -> list:
+def round_row(result: Result, r: RoundRecord, metrics: Sequence[str] = ()) -> list:
     return [
+        result.scheme,
         r.round,
         r.wall_s,
         len(r.survivors),
         " ".join(map(str, r.survivors)),
         r.residual,
-        _num(r.loss),
+        r.loss,
         r.error,
         r.messages,
         r.stale,
         r.stopped,
+        *(r.metrics.get(m, math.nan) for m in metrics),
     ]
 
 
-def worker_rows(r: RoundRecord, parts: int) -> list[list]:
-    used = {j // parts for j in r.survivors}
+def worker_rows(result: Result, r: RoundRecord) -> list[list]:
+    used = result.used(r)
     return [
-        [r.round, i, _num(at), _num(c), int(i in used)]
-        for i, (at, c) in enumerate(zip(r.arrival_s, r.compute_s, strict=True))
+        [result.scheme, r.round, i, at, c, int(u)]
+        for i, (at, c, u) in enumerate(zip(r.arrival_s, r.compute_s, used, strict=True))
     ]
-
-
-def _rows(rows: list[list]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf).writerows(rows)
-    return buf.getvalue()
-
-
-def _num(x: float) -> str | float:
-    return "" if math.isnan(x) else x
 
 
 # -- reading ------------------------------------------------------------------------------------
-
-
-def _complete_rows(path: Path) -> list[dict]:
-    """The rows of a journal CSV, without a last line a crash cut short."""
-    if not path.is_file():
-        return []
-    text = path.read_text()
-    if not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-    return list(csv.DictReader(io.StringIO(text)))
-
-
-def _float(x: str) -> float:
-    return math.nan if x == "" else float(x)
 
 
 def load_result(out: str | Path) -> Result:
@@ -300,13 +293,7 @@ def load_result(out: str | Path) -> Result:
         meta = json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON ({e}): not a gradcode run folder") from None
-    rows = _complete_rows(out / "rounds.csv")
-    arrivals: dict[int, list[tuple[int, float, float]]] = {}
-    for w in _complete_rows(out / "workers.csv"):
-        arrivals.setdefault(int(w["round"]), []).append(
-            (int(w["worker"]), _float(w["arrival_s"]), _float(w["compute_s"]))
-        )
-    rounds = [_record(r, arrivals.get(int(r["round"]), [])) for r in rows]
+    rounds = rounds_from_rows(*read_folder(out))
     result = Result(
         meta.get("config", {}),
         rounds=rounds,
@@ -329,6 +316,29 @@ def load_result(out: str | Path) -> Result:
     return result
 
 
+def read_results(out: str | Path) -> dict[str, list[RoundRecord]]:
+    """The rounds of every scheme in out/rounds.csv and out/workers.csv (`write_tables`'s
+    folder, or a run's), by scheme in the tables' order."""
+    rounds, workers = read_folder(Path(out))
+    schemes = dict.fromkeys(r["scheme"] for r in rounds)
+    return {
+        name: rounds_from_rows(
+            [r for r in rounds if r["scheme"] == name], [w for w in workers if w["scheme"] == name]
+        )
+        for name in schemes
+    }
+
+
+def rounds_from_rows(rounds: list[dict], workers: list[dict]) -> list[RoundRecord]:
+    """RoundRecords from the rows of one run's rounds.csv and workers.csv."""
+    arrivals: dict[str, list[tuple[int, float, float]]] = {}
+    for w in workers:
+        arrivals.setdefault(w["round"], []).append(
+            (int(w["worker"]), number(w["arrival_s"]), number(w["compute_s"]))
+        )
+    return [_record(r, arrivals.get(r["round"], [])) for r in rounds]
+
+
 def _record(row: dict, workers: list[tuple[int, float, float]]) -> RoundRecord:
     n = max((w for w, _, _ in workers), default=-1) + 1
     arrival, compute = np.full(n, np.nan), np.full(n, np.nan)
@@ -336,16 +346,17 @@ def _record(row: dict, workers: list[tuple[int, float, float]]) -> RoundRecord:
         arrival[w], compute[w] = at, c
     return RoundRecord(
         int(row["round"]),
-        float(row["wall_s"]),
+        number(row["wall_s"]),
         arrival,
         compute,
         tuple(int(x) for x in row["survivors"].split()),
-        float(row["residual"]),
-        _float(row["loss"]),
-        float(row["error"]),
+        number(row["residual"]),
+        number(row["loss"]),
+        number(row["error"]),
         int(row["messages"]),
         int(row["stale"]),
         int(row["stopped"]),
+        {k: number(v) for k, v in row.items() if k not in ROUND_COLUMNS},
     )
 
 
@@ -355,13 +366,15 @@ def _read_params(path: Path, d: int, rounds: int) -> np.ndarray:
     return raw[: whole * d].reshape(whole, d).astype(np.float64)
 
 
-def _cut(out: Path, keep: int, d: int | None) -> None:
+def _cut(out: Path, keep: int, result: Result) -> None:
     """Keep the first `keep` rounds of a journal (atomically rewritten), drop the rest."""
     for name, columns in (("rounds.csv", ROUND_COLUMNS), ("workers.csv", WORKER_COLUMNS)):
-        rows = [r for r in _complete_rows(out / name) if int(r["round"]) < keep]
-        text = _rows([list(columns)] + [[r[c] for c in columns] for r in rows])
+        header, rows = read_rows(out / name)
+        columns = columns + tuple(c for c in header if c not in columns)
+        kept = [r for r in rows if int(r["round"]) < keep]  # a folder before `scheme`: filled
+        text = encode([columns, *([r.get(c, result.scheme) for c in columns] for r in kept)])
         atomic_write(out / name, lambda f, t=text: f.write(t.encode()))
-    params = out / "params.f64"
+    params, d = out / "params.f64", result.config.get("d")
     if params.is_file() and d:
         with open(params, "r+b") as f:
             f.truncate(min(keep * int(d) * 8, os.fstat(f.fileno()).st_size // (8 * d) * 8 * d))

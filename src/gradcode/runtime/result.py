@@ -1,6 +1,7 @@
-"""One `Result` shape for real runs (and later the simulator): per-round records.
+"""One `Result` shape for real runs, comparisons and simulations: per-round records.
 
-journal.py writes it to a folder (during the run) and reads it back (`load_result`)."""
+journal.py writes it to a folder (during the run, or at once) and reads it back (`load_result`,
+`read_results`) in the one file format of records.py."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class RoundRecord:
     messages: int = 0  # messages of this round that arrived before the decode
     stale: int = 0  # messages of earlier rounds that arrived meanwhile (dropped)
     stopped: int = 0  # workers that reported stopping an earlier round early (multi-message)
+    metrics: dict[str, float] = field(default_factory=dict)  # evaluated after the run (test_auc..)
 
 
 @dataclass
@@ -41,5 +43,21 @@ class Result:
     segments: list[dict] = field(default_factory=list)  # one per start or resume of the run
 
     @property
+    def scheme(self) -> str:
+        return str(self.config.get("scheme", ""))
+
+    @property
     def wall_s(self) -> np.ndarray:
         return np.array([r.wall_s for r in self.rounds])
+
+    @property
+    def time_s(self) -> np.ndarray:
+        """Wall-clock time at the end of each round (the cumulative round times)."""
+        return np.cumsum(self.wall_s)
+
+    def used(self, r: RoundRecord) -> np.ndarray:
+        """(n,) whether each worker's message (any of its messages) went into round r's decode."""
+        parts = int(self.config.get("parts", 1))
+        used = np.zeros(r.arrival_s.size, dtype=bool)
+        used[[j // parts for j in r.survivors if j // parts < used.size]] = True
+        return used

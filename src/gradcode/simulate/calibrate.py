@@ -5,11 +5,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from ..codes import GradientCode
 from ..delays import DelayModel, EmpiricalDelay, sample_many
+from ..runtime.journal import load_result
+from ..runtime.result import Result
 from .rounds import as_delay_model, profile
 
 
@@ -38,14 +41,21 @@ class Calibration:
 
 
 def calibrate(
-    code: GradientCode, records: Sequence, delays: DelayModel | str | None = None
+    code: GradientCode,
+    records: Sequence | Result | str | Path,
+    delays: DelayModel | str | None = None,
 ) -> Calibration:
-    """Fit t_partition, comm and overhead to rounds recorded by `train` (``Result.rounds``: each
-    with round, arrival_s, compute_s, wall_s) under `delays` (the run's delay model).
+    """Fit t_partition, comm and overhead to rounds recorded by `train` under `delays` (the
+    run's delay model): a `Result`, its folder, or its ``rounds`` (each with round, arrival_s,
+    compute_s, wall_s).
 
     comm is the median over replies of arrival - (compute * factor + extra): dispatch, transfer,
     the master's pickup and, on an oversubscribed machine, waiting for a core.
     """
+    if isinstance(records, (str, Path)):
+        records = load_result(records)
+    if isinstance(records, Result):
+        records = records.rounds
     if not records:
         raise ValueError("calibrate needs at least one recorded round")
     load = profile(code).work

@@ -5,14 +5,17 @@ docstring for the model)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Real
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..codes import GradientCode, decodable_by_loop
 from ..delays import DelayModel, NoDelay, TraceDelay, parse_delay, sample_many
+from ..runtime.journal import load_result, save
+from ..runtime.result import Result, RoundRecord
 
 Times = NDArray[np.float64]  # (rounds, n) reply times, seconds after each round's broadcast
 
@@ -42,10 +45,12 @@ def ready_times_loop(code: GradientCode, T: Times) -> NDArray[np.float64]:
 
 
 # ---- simulation --------------------------------------------------------------------------------
-# ---- simulation --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Simulation:
-    """Simulated rounds of one code: round times (seconds) and, when kept, every reply time."""
+    """Simulated rounds of one code: round times (seconds) and, when kept, every reply time.
+
+    `to_result` gives the one result shape (and `save` its folder, as a run's); `from_result`
+    and `read` read one back."""
 
     scheme: str
     n: int
@@ -55,6 +60,9 @@ class Simulation:
     round_s: NDArray[np.float64]  # (rounds,) decodable moment + overhead; inf: never decodable
     arrivals: Times | None = None  # (rounds, n*parts) message times after broadcasts, when kept
     method: str = "kth"  # how round ends were found: the decoder's rule or loop
+    overhead: float = 0.0  # seconds from the decodable moment to the round's end
+    parts: int = 1  # messages per worker: message j is worker j // parts's
+    first_round: int = 0  # the delay model's round of the first simulated round
 
     @property
     def mean(self) -> float:
@@ -86,6 +94,67 @@ class Simulation:
             "p95_s": self.p95,
             "max_s": float(self.round_s.max()),
         }
+
+    def to_result(self) -> Result:
+        """The rounds as a `Result`, recorded as the runtime records them: wall_s the round
+        time, each worker's arrival its last message by the decodable moment (NaN: none by then),
+        survivors the messages arrived by then. Loss and decoding error are not simulated (NaN);
+        without kept arrivals every arrival is NaN."""
+        n = self.n
+        config = {
+            "kind": "simulation",
+            "scheme": self.scheme,
+            "n": n,
+            "s": self.s,
+            "load": self.load,
+            "parts": self.parts,
+            "delay": self.delays,
+            "method": self.method,
+            "overhead": self.overhead,
+            "first_round": self.first_round,
+            "rounds": int(self.round_s.size),
+        }
+        records = []
+        for t, wall in enumerate(self.round_s.tolist()):
+            arrival, used = np.full(n, math.nan), np.zeros(0, dtype=np.intp)
+            if self.arrivals is not None:
+                times = self.arrivals[t]
+                got = np.isfinite(times) & (times <= wall - self.overhead)
+                last = np.where(got, times, -math.inf).reshape(n, self.parts).max(axis=1)
+                arrival, used = np.where(np.isfinite(last), last, math.nan), np.flatnonzero(got)
+            nan = math.nan
+            survivors = tuple(used.tolist())
+            record = RoundRecord(
+                self.first_round + t, wall, arrival, np.full(n, nan), survivors, nan
+            )
+            records.append(replace(record, loss=nan, error=nan, messages=len(survivors)))
+        return Result(config, rounds=records, status="ok")
+
+    @classmethod
+    def from_result(cls, result: Result) -> Simulation:
+        """A Simulation of a result's rounds (a saved simulation's, or a real run's: its round
+        times). Arrivals are kept for single-message codes (NaN: +inf, never arrived)."""
+        c, rounds = result.config, result.rounds
+        parts = int(c.get("parts", 1))
+        arrivals = None
+        if parts == 1 and rounds:
+            arrivals = np.array([r.arrival_s for r in rounds])
+            arrivals[np.isnan(arrivals)] = math.inf
+        first = rounds[0].round if rounds else 0
+        return cls(
+            str(c.get("scheme", "")), int(c.get("n", 0)), int(c.get("s", 0)),
+            int(c.get("load", 0)), str(c.get("delay", "")), result.wall_s, arrivals,
+            str(c.get("method", "recorded")), float(c.get("overhead", 0.0)), parts, first,
+        )  # fmt: skip
+
+    def save(self, out: str | Path) -> Path:
+        """Write the simulation's folder (result.json, rounds.csv, workers.csv), as a run's."""
+        return save(self.to_result(), out)
+
+    @classmethod
+    def read(cls, out: str | Path) -> Simulation:
+        """Read a folder `save` (or `train`) wrote."""
+        return cls.from_result(load_result(out))
 
 
 def simulate(
@@ -134,7 +203,10 @@ def simulate(
             kept[lo:hi] = T
     out += overhead
     method = "loop" if exact_loop else code.decoder.rule
-    return Simulation(code.name, code.n, code.s, code.load, repr(delays), out, kept, method)
+    return Simulation(
+        code.name, code.n, code.s, code.load, repr(delays), out, kept, method, overhead,
+        code.parts, first_round,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
