@@ -86,7 +86,7 @@ def test_ignore_is_not_exact_but_runs(data):
         optimizer="gd",
         lr=LR,
         rounds=5,
-        delay=FixedStragglers(workers=(2,), delay=0.05),
+        delay=FixedStragglers(workers=(2,), delay=0.5),  # far slower than any loaded machine
     )
     assert all(len(r.survivors) == 3 and 2 not in r.survivors for r in result.rounds[1:])
     assert np.linalg.norm(result.theta - reference(X, y, 5)[-1]) > 1e-6

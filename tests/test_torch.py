@@ -436,9 +436,9 @@ def test_compare_and_simulator_take_a_torch_model(tmp_path: Path):
     # the simulator's compute model, calibrated on a torch run
     X, y = load_dataset("digits").X_train, load_dataset("digits").y_train
     code = gc.make_code("cyclic", 4, 1, seed=0)
-    delay = FixedStragglers(workers=(1,), delay=0.02)
+    delay = FixedStragglers(workers=(1,), delay=0.2)  # far above a partition's compute time,
     result = gc.train(code, X, y, model=mlp(), optimizer=TorchSGD(lr=0.1), rounds=5, delay=delay)
-    fit = calibrate(code, result.rounds, delay)
-    assert 0 < fit.t_partition < 0.02
+    fit = calibrate(code, result.rounds, delay)  # even on a loaded machine
+    assert 0 < fit.t_partition < 0.2
     sim = simulate(code, delay, rounds=50, **fit.kwargs())
-    assert sim.mean < 0.02  # decodes without the straggler
+    assert sim.mean < 0.2  # decodes without the straggler
