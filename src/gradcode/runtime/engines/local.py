@@ -9,8 +9,9 @@ worker is seen at once. One shared integer holds the last round the master finis
 between two chunks of an older round stops there. Workers are forked (POSIX).
 
 Nothing outlives the master: each worker closes the pipe ends it inherited from the master (so it
-sees EOF when the master goes) and dies with it (`die_with_parent`: PR_SET_PDEATHSIG on Linux,
-a watcher thread elsewhere), whatever signal ends the master, SIGKILL included.
+sees EOF when the master goes) and dies with it (`die_with_parent`: PR_SET_PDEATHSIG on Linux, a
+watcher thread elsewhere), whatever signal ends the master, SIGKILL included. The worker loop is
+`gradcode.runtime.serve`, shared with the MPI engine; `_PipeLink` is this engine's transport.
 """
 
 from __future__ import annotations
