@@ -115,7 +115,8 @@ def test_a_missing_dependency_is_one_line_that_says_how_to_install(monkeypatch):
     )
     for module in ("torch", "mpi4py"):
         monkeypatch.setitem(sys.modules, module, None)  # not installed
-    for module in ("gradcode.models.torch", "gradcode.optim_torch", "gradcode.runtime.engines.mpi"):
+    mpi = [m for m in sys.modules if m.startswith("gradcode.runtime.engines.mpi")]  # + submodules
+    for module in ("gradcode.models.torch", "gradcode.optim_torch", *mpi):
         monkeypatch.delitem(sys.modules, module, raising=False)
     assert _hint(lambda: make_model("torch-mlp")) == (
         "model 'torch-mlp' needs torch, which is not installed: pip install \"gradcode[torch]\""

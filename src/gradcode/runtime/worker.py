@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,40 +11,6 @@ import numpy as np
 from ..delays import DelayModel, NoDelay
 from ..models import Model
 from .faults import Fault
-
-
-def limit_blas_threads(n_workers: int) -> None:
-    """Give each of n worker processes an equal share of the cores for BLAS (numpy, scipy).
-
-    Left alone, every worker starts a BLAS pool of cpu_count threads and n workers fight over the
-    cores (measured: 191 ms against 120 ms a round at n=16, d=1e5 on 2 cores)."""
-    from threadpoolctl import threadpool_limits
-
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    threadpool_limits(max(1, (cpus or 1) // max(1, n_workers)))
-
-
-def die_with_parent(parent: int, poll: float = 0.5) -> None:
-    """End this (forked) process as soon as its parent `parent` dies, by any signal.
-
-    Linux: the kernel SIGKILLs it (PR_SET_PDEATHSIG); elsewhere, or if prctl fails, a daemon
-    thread polls the parent pid every `poll` seconds. A parent already gone ends it at once."""
-    armed = False
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            import ctypes
-
-            armed = ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL) == 0  # PDEATHSIG
-    if os.getppid() != parent:  # died before prctl took effect
-        os._exit(1)
-    if not armed:
-
-        def watch() -> None:
-            while os.getppid() == parent:
-                time.sleep(poll)
-            os._exit(1)
-
-        threading.Thread(target=watch, name="gradcode-parent-watch", daemon=True).start()
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ worker is seen at once. One shared integer holds the last round the master finis
 between two chunks of an older round stops there. Workers are forked (POSIX).
 
 Nothing outlives the master: each worker closes the pipe ends it inherited from the master (so it
-sees EOF when the master goes) and dies with it (`die_with_parent`: PR_SET_PDEATHSIG on Linux,
-a watcher thread elsewhere), whatever signal ends the master, SIGKILL included.
+sees EOF when the master goes) and dies with it (`die_with_parent`: PR_SET_PDEATHSIG on Linux, a
+watcher thread elsewhere), whatever signal ends the master, SIGKILL included. The worker loop is
+`gradcode.runtime.serve`, shared with the MPI engine; `_PipeLink` is this engine's transport.
 """
 
 from __future__ import annotations
@@ -21,46 +22,49 @@ import multiprocessing as mp
 import os
 import signal
 import time
-import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
 
 import numpy as np
 
 from ..messages import Event, Idle, Reply, WorkerDied
-from ..worker import WorkerJob, die_with_parent, limit_blas_threads, never_stop
+from ..serve import serve
+from ..worker import WorkerJob
 
 
-def _serve(
-    job: WorkerJob,
-    conn: Connection,
-    inherited: Sequence[Connection],
-    master: int,
-    params: np.ndarray,
-    results: np.ndarray,
-    done: np.ndarray,
-) -> None:
-    """Worker loop: `while (task := recv()) is not None: send each message of run(task)`."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the master's to handle
-    die_with_parent(master)
-    for other in inherited:  # the master's pipe ends: only the master may hold them
-        other.close()
-    limit_blas_threads(job.n)
-    i = job.worker
-    try:
-        multi = len(job.messages) > 1
-        while (task := conn.recv()) is not None:
-            last = False
-            stop = (lambda: done[0] >= task) if multi else never_stop  # noqa: B023 (this task)
-            for part, compute_s, last in job.run(task, params[i], results[i], stop):
-                conn.send(("reply", task, part, compute_s, last))
-            if not last:  # stopped early: the master had finished the round
-                conn.send(("idle", task))
-    except (EOFError, BrokenPipeError, KeyboardInterrupt):
-        pass  # master went away
-    except BaseException:
-        conn.send(("error", traceback.format_exc()))
-        raise SystemExit(1) from None
+class _PipeLink:
+    """A worker's end (a `WorkerLink`): tasks and notices over its pipe, its parameters, its
+    message slots and the master's last finished round in the shared mapping."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        inherited: Sequence[Connection],
+        theta: np.ndarray,
+        out: np.ndarray,
+        done: np.ndarray,
+    ) -> None:
+        self.conn, self.inherited = conn, inherited
+        self.theta, self.out, self.done = theta, out, done
+
+    def release(self) -> None:
+        for other in self.inherited:  # the master's pipe ends: only the master may hold them
+            other.close()
+
+    def recv(self) -> int | None:
+        return self.conn.recv()
+
+    def finished(self) -> int:
+        return int(self.done[0])
+
+    def send(self, round: int, part: int, compute_s: float, last: bool) -> None:
+        self.conn.send(("reply", round, part, compute_s, last))
+
+    def idle(self, round: int) -> None:
+        self.conn.send(("idle", round))
+
+    def error(self, text: str) -> None:
+        self.conn.send(("error", text))
 
 
 class LocalEngine:
@@ -84,12 +88,14 @@ class LocalEngine:
         self._params = np.ndarray((self.n, d), np.float64, self._shm, sizes[0])
         self._results = np.ndarray((self.n, parts, d), dtype, self._shm, sizes[0] + sizes[1])
         self._done[0] = -1
-        views = (self._params, self._results, self._done)
         for job in jobs:
+            i = job.worker
             master_end, worker_end = ctx.Pipe()
+            inherited = [*self._conns, master_end]
+            link = _PipeLink(worker_end, inherited, self._params[i], self._results[i], self._done)
             proc = ctx.Process(
-                target=_serve,
-                args=(job, worker_end, [*self._conns, master_end], os.getpid(), *views),
+                target=serve,
+                args=(job, link, os.getpid()),
                 name=f"gradcode-worker-{job.worker}",
                 daemon=True,
             )
