@@ -6,6 +6,10 @@ every code, engine, optimizer and the comparison tools take it as they take logi
     model = TorchModel(MLP(hidden=(64,), outputs=10), criterion="cross-entropy")
     gc.train("cyclic", X, y, n=8, s=2, model=model, optimizer=TorchSGD(lr=0.1, momentum=0.9))
 
+This module is a little over 400 lines because it is the one place that knows torch: the model
+adapter, its two example networks, their registry factories and the deterministic row sampler
+of coded SGD belong together (splitting them would spread the float64/dtype boundary around).
+
 theta is every parameter of the module, in ``module.named_parameters()`` order, as ONE flat vector.
 The runtime's buffers are float64; inside torch the parameters are ``dtype`` (float32 or float64).
 The conversion happens in exactly two places, both in the worker: theta (float64) becomes a flat
