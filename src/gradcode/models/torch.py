@@ -30,6 +30,13 @@ the same batch for every scheme of a comparison, and a single process computes i
 ``grad(theta, X, y, round=t)``. The worker learns t from ``takes_round`` (runtime/worker.py
 passes ``round=``); a call without a round keys the batch by θ's bytes instead.
 
+Devices (``device="cpu" | "cuda" | "cuda:1"``): :meth:`TorchModel.grad`, the worker's job, runs on
+``device``; its rows go there once (cached per chunk of the job) and θ once per call; the gradient
+comes back as float64 numpy. The master's calls (``init``, ``loss``, ``outputs``, predictions) run
+on the CPU, so the master never initialises CUDA and forked workers may (CUDA cannot be used in a
+child forked after its parent initialised it). A missing device is a ValueError at construction,
+checked with ``torch.cuda.device_count()`` (NVML where it can: it does not initialise CUDA).
+
 Threads: a process other than the one that imported this module (a forked local worker, an MPI
 worker's compute process) sets ``torch.set_num_threads(threads)`` (default 1) before its first
 torch operation: n workers share the cores, and libgomp hangs in a forked child whose parent ran a
@@ -44,13 +51,16 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..registry import Registry, require
 from .base import L2Penalty, Matrix, check_data
+
+if TYPE_CHECKING:
+    from ..runtime.result import Result
 
 torch = require("torch", "torch", __name__)
 nn, functional_call = torch.nn, torch.func.functional_call
@@ -66,8 +76,39 @@ _CLASS_TARGETS = (nn.CrossEntropyLoss, nn.NLLLoss, nn.MultiMarginLoss)  # y as c
 _IMPORT_PID = os.getpid()  # processes with another pid are workers (see the module docstring)
 _threads_pid = _IMPORT_PID  # the worker process whose thread count is already set
 _MASK64 = (1 << 64) - 1
+_CPU = torch.device("cpu")
+_CACHED_DATA = 16  # (X, y) pairs kept as tensors per process: a worker's chunks, the master's sets
 
 ModuleSpec = nn.Module | Callable[[int], nn.Module]
+_DEVICES = "'cpu', 'cuda' or 'cuda:<index>'"
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch.device this machine has, else a ValueError naming what it has.
+
+    CUDA is counted with ``torch.cuda.device_count()``, which asks NVML where it can and then does
+    not initialise CUDA in this process (forked workers can still use it)."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be {_DEVICES}, got device={device!r}") from None
+    if dev.type == "cpu":
+        return dev
+    if dev.type != "cuda":
+        raise ValueError(f"device must be {_DEVICES}, got device={device!r}")
+    count = torch.cuda.device_count()
+    if count == 0:
+        why = "a CPU build of torch" if torch.version.cuda is None else "no GPU visible"
+        raise ValueError(
+            f"device={device!r}: cuda requested but torch.cuda.is_available() is False on this "
+            f"machine ({why}; available: cpu)"
+        )
+    if dev.index is not None and dev.index >= count:
+        raise ValueError(
+            f"device={device!r} is out of range: this machine has {count} CUDA device(s) "
+            f"(available: cpu, cuda:0..cuda:{count - 1})"
+        )
+    return dev
 
 
 # ---- module factories (picklable; d = number of input features) ----------------------------------
@@ -126,6 +167,8 @@ class TorchModel(L2Penalty):
     l2: penalty 0.5 * l2 * ||θ||², applied on the master (float64).
     batch_fraction: None for full-batch gradients, else p in (0, 1]: coded SGD.
     threads: torch threads in worker processes.
+    device: where :meth:`grad` computes: "cpu", "cuda" or "cuda:<index>" (see the module
+        docstring); a device this machine lacks is a ValueError here.
     """
 
     module: ModuleSpec
@@ -135,6 +178,7 @@ class TorchModel(L2Penalty):
     seed: int = 0
     batch_fraction: float | None = None
     threads: int = 1
+    device: str = "cpu"
     name: ClassVar[str] = "torch"
     _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
@@ -158,13 +202,15 @@ class TorchModel(L2Penalty):
             raise ValueError(f"batch_fraction must be None or in (0, 1], got batch_fraction={p!r}")
         if not (isinstance(self.threads, int) and self.threads >= 1):
             raise ValueError(f"threads must be an integer >= 1, got threads={self.threads!r}")
+        object.__setattr__(self, "device", str(check_device(self.device)))
 
     def __repr__(self) -> str:
         m = self.module
         what = type(m).__name__ if isinstance(m, nn.Module) else repr(m)
         loss = self.criterion if isinstance(self.criterion, str) else type(self.criterion).__name__
         batch = "" if self.batch_fraction is None else f" batch_fraction={self.batch_fraction:g}"
-        return f"<TorchModel {what} criterion={loss} {self.dtype} l2={self.l2:g}{batch}>"
+        dev = "" if self.device == "cpu" else f" device={self.device}"
+        return f"<TorchModel {what} criterion={loss} {self.dtype} l2={self.l2:g}{batch}{dev}>"
 
     # pickling (the MPI engine sends the model to every rank): the per-process cache stays behind
     def __getstate__(self) -> dict[str, Any]:
@@ -178,7 +224,7 @@ class TorchModel(L2Penalty):
         """The module's parameters as one flat float64 vector (a factory is built for d inputs)."""
         if d < 1:
             raise ValueError(f"d must be >= 1, got d={d}")
-        net = self._net(d)
+        net = self._net(d, _CPU)
         with torch.no_grad():
             flat = torch.cat([p.reshape(-1) for p in net.parameters()])
         return flat.numpy().astype(np.float64)
@@ -198,36 +244,45 @@ class TorchModel(L2Penalty):
     ) -> np.ndarray:
         """Σ_r w_r ∇l_r(θ) in one forward/backward pass; coded SGD: over the rows of the round's
         batch S_t only, times 1/p (see :meth:`batch_rows`)."""
+        dev = torch.device(self.device)
+        x, target = self._tensors(X, y, dev)
         scale = 1.0
         if self.batch_fraction is not None:
             idx = self.batch_rows(theta, X, y, round)
-            X, y, w = X[idx], np.asarray(y)[idx], None if w is None else np.asarray(w)[idx]
+            rows = torch.as_tensor(idx, device=dev)
+            x, target, w = x[rows], target[rows], None if w is None else np.asarray(w)[idx]
             scale = 1.0 / self.batch_fraction
-        flat = self._flat(theta, requires_grad=True)
-        if y.shape[0]:
-            total = self._weighted(self._losses(flat, X, y), w)
+        flat = self._flat(theta, dev, requires_grad=True)
+        if target.shape[0]:
+            total = self._weighted(self._losses(flat, x, target), w)
             (g,) = torch.autograd.grad(total, flat, allow_unused=True)
         else:
             g = None
         if g is None:  # no rows, or no parameter reached the loss
             g = torch.zeros_like(flat)
-        out = g.numpy().astype(np.float64)  # dtype -> float64 for the runtime's buffers
+        out = g.cpu().numpy().astype(np.float64)  # dtype -> float64 for the runtime's buffers
         return out * scale if scale != 1.0 else out
 
     def loss(
         self, theta: np.ndarray, X: Matrix, y: np.ndarray, w: np.ndarray | None = None
     ) -> float:
         """Σ_r w_r l_r(θ) over all rows (never a batch), w=None meaning all ones."""
+        x, target = self._tensors(X, y, _CPU)
         with torch.no_grad():
-            return float(self._weighted(self._losses(self._flat(theta), X, y), w))
+            return float(self._weighted(self._losses(self._flat(theta, _CPU), x, target), w))
 
     def predict_score(self, theta: np.ndarray, X: Matrix) -> np.ndarray:
         """One score per row: the logit for one output, else the predicted class id."""
         out = self.outputs(theta, X)
         return out[:, 0] if out.shape[1] == 1 else out.argmax(axis=1).astype(np.float64)
 
-    def check_data(self, X: Matrix, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:func:`check_data`, then dense rows; y in {0, 1} for bce, class ids for class losses."""
+    def check_data(self, X: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`check_data`, then dense rows; y in {0, 1} for bce, class ids for class losses.
+
+        X, y may also be torch tensors, or X a map-style ``Dataset`` (or a ``DataLoader``'s) of
+        (x, y) items with y=None: converted once, here on the master, to numpy (see
+        :func:`as_numpy`)."""
+        X, y = as_numpy(X, y)
         X, y = check_data(X, y, binary=self.criterion == "bce")
         if isinstance(self._loss_fn(), _CLASS_TARGETS) and not (
             np.all(y >= 0) and np.all(y == np.round(y))
@@ -239,7 +294,7 @@ class TorchModel(L2Penalty):
     def outputs(self, theta: np.ndarray, X: Matrix) -> np.ndarray:
         """The module's outputs, (m, C) float64."""
         with torch.no_grad():
-            out = self._forward(self._flat(theta), X)
+            out = self._forward(self._flat(theta, _CPU), self._tensors(X, None, _CPU)[0])
         return out.reshape(out.shape[0], -1).numpy().astype(np.float64)
 
     def predict(self, theta: np.ndarray, X: Matrix) -> np.ndarray:
@@ -254,6 +309,37 @@ class TorchModel(L2Penalty):
     def accuracy(self, theta: np.ndarray, X: Matrix, y: np.ndarray) -> float:
         """Fraction of rows whose predicted label is y."""
         return float(np.mean(self.predict(theta, X) == np.asarray(y)))
+
+    @staticmethod
+    def load_into(module: nn.Module, theta: np.ndarray) -> nn.Module:
+        """Write θ into ``module``'s parameters (``named_parameters()`` order, each in its own
+        dtype and device) and return the module."""
+        params = list(module.parameters())
+        total = sum(p.numel() for p in params)
+        theta = np.asarray(theta, dtype=np.float64)
+        if theta.shape != (total,):
+            raise ValueError(
+                f"theta must have shape ({total},) (the module's parameters), got shape {theta.shape}"
+            )
+        with torch.no_grad():
+            offset = 0
+            for p in params:
+                chunk = torch.as_tensor(theta[offset : offset + p.numel()])
+                p.copy_(chunk.view_as(p).to(p.device, p.dtype))
+                offset += p.numel()
+        return module
+
+    def trained(self, theta: np.ndarray | Result, d: int | None = None) -> nn.Module:
+        """A fresh copy of the module (``dtype``, on the CPU) holding θ, or a Result's final θ;
+        a factory needs d, which a Result knows."""
+        if not isinstance(theta, np.ndarray):
+            if theta.theta is None:
+                raise ValueError("the result has no theta (the run ended before its first round)")
+            d = d if d is not None else int(theta.config["d"])
+            theta = theta.theta
+        if d is None and not isinstance(self.module, nn.Module):
+            raise ValueError("d (the number of features) is needed to build the factory's module")
+        return self.load_into(self._build(d or 0), theta)
 
     def batch_rows(
         self, theta: np.ndarray, X: Matrix, y: np.ndarray, round: int | None = None
@@ -280,32 +366,42 @@ class TorchModel(L2Penalty):
             torch.set_num_threads(self.threads)
             _threads_pid = pid
 
-    def _net(self, d: int) -> nn.Module:
-        """This process's working copy of the module: ``dtype``, eval mode, no parameter grads."""
+    def _net(self, d: int, device: torch.device) -> nn.Module:
+        """This process's working copy of the module on ``device``: ``dtype``, eval mode, no
+        parameter grads."""
         self._ready()
-        net = self._cache.get("net")
-        if net is None or self._cache.get("d") != d:
-            if isinstance(self.module, nn.Module):
-                net = copy.deepcopy(self.module)
-            else:
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(self.seed)
-                    net = self.module(d)
-            net = net.to(DTYPES[self.dtype]).eval().requires_grad_(False)
+        if self._cache.get("d") != d:
+            net = self._build(d).eval().requires_grad_(False)
+            self._cache.clear()
             self._cache.update(
-                net=net, d=d, shapes=[(k, p.shape, p.numel()) for k, p in net.named_parameters()]
+                {("net", _CPU): net},
+                d=d,
+                shapes=[(k, p.shape, p.numel()) for k, p in net.named_parameters()],
             )
-        return net
+        key = ("net", device)
+        if key not in self._cache:
+            self._cache[key] = copy.deepcopy(self._cache["net", _CPU]).to(device)
+        return self._cache[key]
 
-    def _flat(self, theta: np.ndarray, requires_grad: bool = False) -> torch.Tensor:
-        """θ (float64) as one flat ``dtype`` tensor: the float64 -> float32 conversion point."""
+    def _build(self, d: int) -> nn.Module:
+        """A new module in ``dtype`` on the CPU: a copy of the given one, or the factory's for d
+        inputs built under ``torch.manual_seed(seed)``."""
+        if isinstance(self.module, nn.Module):
+            net = copy.deepcopy(self.module)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed)
+                net = self.module(d)
+        return net.to(DTYPES[self.dtype])
+
+    def _flat(self, theta: np.ndarray, device: torch.device, requires_grad: bool = False):
+        """θ (float64) as one flat ``dtype`` tensor on ``device``: the float64 -> float32 point."""
         self._ready()
-        flat = torch.tensor(np.asarray(theta), dtype=DTYPES[self.dtype])
+        flat = torch.tensor(np.asarray(theta), dtype=DTYPES[self.dtype]).to(device)
         return flat.requires_grad_(requires_grad)
 
-    def _forward(self, flat: torch.Tensor, X: Matrix) -> torch.Tensor:
-        x = self._inputs(X)
-        net = self._net(x.shape[1])
+    def _forward(self, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        net = self._net(x.shape[1], x.device)
         shapes = self._cache["shapes"]
         total = sum(size for _, _, size in shapes)
         if flat.numel() != total:
@@ -316,17 +412,12 @@ class TorchModel(L2Penalty):
             offset += size
         return functional_call(net, (params, dict(net.named_buffers())), (x,))
 
-    def _losses(self, flat: torch.Tensor, X: Matrix, y: np.ndarray) -> torch.Tensor:
+    def _losses(self, flat: torch.Tensor, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Per-row losses l_r(θ), shape (m,)."""
-        out = self._forward(flat, X)
-        fn = self._loss_fn()
-        if isinstance(fn, _CLASS_TARGETS):
-            target = torch.as_tensor(np.asarray(y)).long()
-        else:
-            target = torch.as_tensor(np.asarray(y)).to(out.dtype)
-            if out.ndim == 2 and out.shape[1] == 1 and target.ndim == 1:
-                out = out[:, 0]
-        losses = fn(out, target)
+        out = self._forward(flat, x)
+        if target.dtype != torch.long and out.ndim == 2 and out.shape[1] == 1 and target.ndim == 1:
+            out = out[:, 0]
+        losses = self._loss_fn()(out, target)
         return losses.flatten(1).sum(dim=1) if losses.ndim > 1 else losses
 
     def _weighted(self, losses: torch.Tensor, w: np.ndarray | None) -> torch.Tensor:
@@ -337,17 +428,27 @@ class TorchModel(L2Penalty):
             raise ValueError(
                 f"w must have shape ({losses.shape[0]},) (one weight per row), got shape {w.shape}"
             )
-        return losses @ torch.as_tensor(w).to(losses.dtype)
+        return losses @ torch.as_tensor(w).to(losses.device, losses.dtype)
 
-    def _inputs(self, X: Matrix) -> torch.Tensor:
-        """X as a dense ``dtype`` tensor, cached for the last X seen (a worker's fixed rows)."""
-        cached = self._cache.get("x")
-        if cached is not None and cached[0] is X:
-            return cached[1]
+    def _tensors(
+        self, X: Matrix, y: np.ndarray | None, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """X as a dense ``dtype`` tensor and y as the loss's targets, on ``device``: moved once
+        and cached per (X, y) (a worker's fixed chunks; the master's train and test sets)."""
+        key = ("data", id(X), id(y), device)
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] is X and cached[1] is y:
+            return cached[2], cached[3]
         dense = X.toarray() if sp.issparse(X) else np.asarray(X)
-        x = torch.as_tensor(dense).to(DTYPES[self.dtype])
-        self._cache["x"] = (X, x)
-        return x
+        x = torch.as_tensor(dense).to(device, DTYPES[self.dtype])
+        labels = torch.as_tensor(np.asarray([] if y is None else y))
+        class_ids = isinstance(self._loss_fn(), _CLASS_TARGETS)
+        target = labels.to(device, torch.long if class_ids else DTYPES[self.dtype])
+        data = [k for k in self._cache if isinstance(k, tuple) and k[0] == "data"]
+        for old in data[: max(0, len(data) - _CACHED_DATA + 1)]:
+            del self._cache[old]
+        self._cache[key] = (X, y, x, target)
+        return x, target
 
     def _loss_fn(self) -> nn.Module:
         return LOSSES[self.criterion]() if isinstance(self.criterion, str) else self.criterion
@@ -373,6 +474,52 @@ class TorchModel(L2Penalty):
         return keys
 
 
+def state_dict(model: TorchModel, theta: np.ndarray | Result, d: int | None = None) -> dict:
+    """The module's ``state_dict()`` at θ (or a Result's final θ): see :meth:`TorchModel.trained`."""
+    return model.trained(theta, d).state_dict()
+
+
+def as_numpy(X: Any, y: Any = None) -> tuple[Any, Any]:
+    """Torch data as numpy, other data unchanged: tensors (images of any shape flattened to rows),
+    or a map-style Dataset (``len`` and ``__getitem__`` -> (x, y); a DataLoader's dataset) read
+    once, item by item, each x flattened into a row. An IterableDataset is a ValueError."""
+    data = torch.utils.data
+    if isinstance(X, data.DataLoader):
+        X = X.dataset
+    if isinstance(X, data.IterableDataset):
+        raise ValueError(
+            "X is an IterableDataset: gradcode partitions rows by index, so it needs a map-style "
+            "Dataset (len and __getitem__ returning (x, y)) or tensors X, y"
+        )
+    if isinstance(X, data.Dataset):
+        if y is not None:
+            raise ValueError("y must be None when X is a Dataset (its items are (x, y) pairs)")
+        try:
+            m = len(X)  # type: ignore[arg-type]
+        except TypeError:
+            raise ValueError(
+                "X is a Dataset without len(): a map-style Dataset is needed"
+            ) from None
+        items = [X[i] for i in range(m)]
+        if not all(isinstance(item, tuple | list) and len(item) == 2 for item in items):
+            raise ValueError("a Dataset's items must be (x, y) pairs")
+        if not items:
+            raise ValueError("X is an empty Dataset")
+        rows = [_array(x).reshape(-1) for x, _ in items]
+        return np.stack(rows), np.array([_array(t).reshape(-1)[0] for _, t in items])
+    if isinstance(X, torch.Tensor):
+        X = _array(X)
+        X = X.reshape(X.shape[0], -1) if X.ndim > 2 else X
+    return X, _array(y) if isinstance(y, torch.Tensor) else y
+
+
+def _array(value: Any) -> np.ndarray:
+    """A tensor (any device, with or without grad) or array-like as a numpy array."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
 def _uniform(keys: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser of each key, as a uniform float in [0, 1)."""
     z = keys.astype(np.uint64, copy=True)
@@ -394,10 +541,11 @@ def mlp(
     l2: float = 0.0,
     seed: int = 0,
     batch_fraction: float | None = None,
+    device: str = "cpu",
 ) -> TorchModel:
     """An :class:`MLP`; criterion "bce" for one output, else "cross-entropy"."""
-    criterion = criterion or ("bce" if outputs == 1 else "cross-entropy")
-    return TorchModel(MLP(tuple(hidden), outputs), criterion, dtype, l2, seed, batch_fraction)
+    net = MLP(tuple(hidden), outputs)
+    return _registered(net, outputs, criterion, dtype, l2, seed, batch_fraction, device)
 
 
 def cnn(
@@ -409,10 +557,37 @@ def cnn(
     l2: float = 0.0,
     seed: int = 0,
     batch_fraction: float | None = None,
+    device: str = "cpu",
 ) -> TorchModel:
     """A :class:`CNN` for square images; criterion "bce" for one output, else "cross-entropy"."""
+    net = CNN(tuple(channels), outputs)
+    return _registered(net, outputs, criterion, dtype, l2, seed, batch_fraction, device)
+
+
+def _registered(
+    net: ModuleSpec,
+    outputs: int,
+    criterion: str | None,
+    dtype: str,
+    l2: float,
+    seed: int,
+    batch_fraction: float | None,
+    device: str,
+) -> TorchModel:
+    """The registry factories' model: bce for one output, else cross-entropy."""
     criterion = criterion or ("bce" if outputs == 1 else "cross-entropy")
-    return TorchModel(CNN(tuple(channels), outputs), criterion, dtype, l2, seed, batch_fraction)
+    return TorchModel(net, criterion, dtype, l2, seed, batch_fraction, device=device)
 
 
-__all__ = ["CNN", "DTYPES", "LOSSES", "MLP", "TorchModel", "cnn", "mlp"]
+__all__ = [
+    "CNN",
+    "DTYPES",
+    "LOSSES",
+    "MLP",
+    "TorchModel",
+    "as_numpy",
+    "check_device",
+    "cnn",
+    "mlp",
+    "state_dict",
+]

@@ -67,7 +67,7 @@ def make_jobs(
 def train(
     code: GradientCode | str,
     X,
-    y: np.ndarray,
+    y: np.ndarray | None = None,
     *,
     config: RunConfig | None = None,
     n: int | None = None,
@@ -88,6 +88,8 @@ def train(
     steps the optimizer and records timings. With a `deadline` (seconds after the broadcast) it
     stops waiting then and steps with the best approximation the arrived messages give
     (recording its error). Messages travel as `message_dtype`; the master sums in float64.
+    (X, y) are checked by the model's `check_data` (a TorchModel also takes tensors, or a torch
+    Dataset as X with y left out).
     `row_time` adds emulated work: each worker sleeps that many seconds per row it processes,
     times its delay factor (a heavier model, or dedicated machines, on a host whose cores the
     workers share). A dead worker is a permanent straggler; when the live workers can no longer
