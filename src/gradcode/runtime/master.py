@@ -122,7 +122,7 @@ class _Run:
         cls,
         code: GradientCode | str,
         X,
-        y: np.ndarray,
+        y: np.ndarray | None,
         config: RunConfig,
         n: int | None,
         s: int | None,
