@@ -23,7 +23,7 @@ from gradcode.data import load_dataset, split_rows, worker_rows
 from gradcode.delays import ExponentialDelay, FixedStragglers
 from gradcode.experiments import CompareConfig, compare
 from gradcode.models import Model, make_model
-from gradcode.models.torch import CNN, MLP, TorchModel, mlp
+from gradcode.models.torch import CNN, MLP, TorchModel, mlp, state_dict
 from gradcode.optim_torch import TorchAdam, TorchSGD
 from gradcode.simulate import calibrate, simulate
 from test_mpi import SCRIPTS, run_mpi
@@ -442,3 +442,138 @@ def test_compare_and_simulator_take_a_torch_model(tmp_path: Path):
     assert 0 < fit.t_partition < 0.2
     sim = simulate(code, delay, rounds=50, **fit.kwargs())
     assert sim.mean < 0.2  # decodes without the straggler
+
+
+# ---- devices, the trained module, torch data -----------------------------------------------------
+def test_device_cpu_trains_and_load_into_restores_the_trained_module(digits, references):
+    X, y = digits
+    model = mlp(hidden=(32,), device="cpu")
+    result = gc.train(
+        gc.make_code("cyclic-mds", 8, 2, seed=0),
+        X,
+        y,
+        model=model,
+        optimizer=OPTIMIZERS["adam"],
+        rounds=ROUNDS,
+        delay=STRAGGLERS,
+        eval_every=0,
+        record_params=True,
+    )
+    assert np.max(np.abs(np.array(result.params) - references["adam"])) <= 1e-5
+    net = TorchModel.load_into(MLP((32,))(X.shape[1]), result.theta)  # float32, like the model's
+    with torch.no_grad():
+        out = net(torch.as_tensor(X, dtype=torch.float32)).double().numpy()
+    np.testing.assert_array_equal(out, model.outputs(result.theta, X))
+    np.testing.assert_array_equal((out[:, 0] > 0).astype(float), model.predict(result.theta, X))
+    again = model.trained(result)  # a fresh module from the factory, d from the result
+    assert again is not net and again.training
+    for a, b in zip(again.parameters(), net.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert set(state_dict(model, result)) == set(net.state_dict())
+    with pytest.raises(ValueError, match=r"theta must have shape \(2113,\)"):
+        TorchModel.load_into(MLP((32,))(X.shape[1]), result.theta[:-1])
+    with pytest.raises(ValueError, match="d .* is needed"):
+        model.trained(result.theta)
+
+
+def test_device_cuda_trains_where_there_is_a_gpu_and_says_why_not_elsewhere(digits):
+    """Never skips: on a machine with CUDA, device="cuda" follows the CPU run (float64); without,
+    the model is refused at construction, before any worker starts. The check counts devices
+    with torch.cuda.device_count() (NVML: this process never initialises CUDA, so the forked
+    workers can)."""
+    X, y = digits
+    count = torch.cuda.device_count()
+    if count:
+        runs = [
+            gc.train(
+                "cyclic",
+                X,
+                y,
+                n=4,
+                s=1,
+                model=mlp(hidden=(16,), dtype="float64", device=device),
+                optimizer=TorchAdam(lr=0.01, dtype="float64"),
+                rounds=5,
+                eval_every=0,
+            )
+            for device in ("cpu", "cuda")
+        ]
+        np.testing.assert_allclose(runs[1].theta, runs[0].theta, rtol=0, atol=1e-9)
+        with pytest.raises(ValueError, match=f"out of range: this machine has {count} CUDA"):
+            mlp(device=f"cuda:{count}")
+    else:
+        for device in ("cuda", "cuda:1"):
+            with pytest.raises(
+                ValueError,
+                match=rf"device='{device}': cuda requested but torch.cuda.is_available\(\) is False "
+                r"on this machine \((a CPU build of torch|no GPU visible); available: cpu\)",
+            ):
+                make_model("torch-mlp", device=device)
+        with pytest.raises(ValueError, match="cuda requested"):
+            gc.train("naive", X, y, n=2, model=mlp(device="cuda"), rounds=1)
+        assert multiprocessing.active_children() == []
+    with pytest.raises(ValueError, match="device must be 'cpu', 'cuda' or 'cuda:<index>'"):
+        TorchModel(MLP(), device="gpu")
+    assert "device" not in repr(mlp()) and repr(mlp(device="cpu")) == repr(mlp())
+
+
+class ImageRows(torch.utils.data.Dataset):
+    """A map-style Dataset of (8x8 image tensor, int label) items."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray) -> None:
+        self.X, self.y = X, y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return torch.as_tensor(self.X[i]).reshape(8, 8), int(self.y[i])
+
+
+def test_tensor_and_dataset_input_train_to_the_numpy_theta(digits):
+    X, y = digits
+    xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    inputs = {
+        "numpy": (X, y),
+        "tensors": (xt, yt),
+        "image tensors": (xt.reshape(-1, 1, 8, 8), yt),
+        "TensorDataset": (torch.utils.data.TensorDataset(xt, yt), None),
+        "Dataset": (ImageRows(X, y), None),
+        "DataLoader": (torch.utils.data.DataLoader(ImageRows(X, y), batch_size=7), None),
+    }
+    model = mlp(hidden=(8,), dtype="float64")
+    thetas = {}
+    for name, (data, labels) in inputs.items():
+        checked = model.check_data(data, labels)
+        np.testing.assert_array_equal(checked[0], X)
+        np.testing.assert_array_equal(checked[1], y)
+        result = gc.train(
+            "naive",
+            data,
+            labels,
+            n=4,
+            model=model,
+            optimizer=TorchSGD(lr=0.5, dtype="float64"),
+            rounds=3,
+            eval_every=0,
+        )
+        thetas[name] = result.theta
+    for name, theta in thetas.items():
+        np.testing.assert_allclose(theta, thetas["numpy"], rtol=0, atol=1e-12, err_msg=name)
+
+
+def test_torch_data_errors(digits):
+    X, y = digits
+
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter(zip(X, y, strict=True))
+
+    model = mlp()
+    with pytest.raises(ValueError, match="X is an IterableDataset: .* needs a map-style Dataset"):
+        gc.train("naive", Stream(), n=2, model=model, rounds=1)
+    dataset = torch.utils.data.TensorDataset(torch.as_tensor(X), torch.as_tensor(y))
+    with pytest.raises(ValueError, match="y must be None when X is a Dataset"):
+        model.check_data(dataset, y)
+    with pytest.raises(ValueError, match=r"items must be \(x, y\) pairs"):
+        model.check_data(torch.utils.data.TensorDataset(torch.as_tensor(X)))
