@@ -6,9 +6,10 @@ every code, engine, optimizer and the comparison tools take it as they take logi
     model = TorchModel(MLP(hidden=(64,), outputs=10), criterion="cross-entropy")
     gc.train("cyclic", X, y, n=8, s=2, model=model, optimizer=TorchSGD(lr=0.1, momentum=0.9))
 
-This module is a little over 400 lines because it is the one place that knows torch: the model
-adapter, its two example networks, their registry factories and the deterministic row sampler
-of coded SGD belong together (splitting them would spread the float64/dtype boundary around).
+This module is about 600 lines because it is the one place that knows torch: the model adapter
+(with its device, torch data input and the way back to an ``nn.Module``), its two example
+networks, their registry factories and the deterministic row sampler of coded SGD belong together
+(splitting them would spread the float64/dtype and CPU/device boundaries around).
 
 theta is every parameter of the module, in ``module.named_parameters()`` order, as ONE flat vector.
 The runtime's buffers are float64; inside torch the parameters are ``dtype`` (float32 or float64).
@@ -332,7 +333,7 @@ class TorchModel(L2Penalty):
     def trained(self, theta: np.ndarray | Result, d: int | None = None) -> nn.Module:
         """A fresh copy of the module (``dtype``, on the CPU) holding θ, or a Result's final θ;
         a factory needs d, which a Result knows."""
-        if not isinstance(theta, np.ndarray):
+        if hasattr(theta, "config"):  # a Result
             if theta.theta is None:
                 raise ValueError("the result has no theta (the run ended before its first round)")
             d = d if d is not None else int(theta.config["d"])
@@ -394,7 +395,9 @@ class TorchModel(L2Penalty):
                 net = self.module(d)
         return net.to(DTYPES[self.dtype])
 
-    def _flat(self, theta: np.ndarray, device: torch.device, requires_grad: bool = False):
+    def _flat(
+        self, theta: np.ndarray, device: torch.device, requires_grad: bool = False
+    ) -> torch.Tensor:
         """θ (float64) as one flat ``dtype`` tensor on ``device``: the float64 -> float32 point."""
         self._ready()
         flat = torch.tensor(np.asarray(theta), dtype=DTYPES[self.dtype]).to(device)
