@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 import pytest
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "gradcode" / "examples"
 HEAVY = ("matplotlib", "scipy.optimize", "scipy.stats", "torch", "rich")
 
 
@@ -41,3 +44,22 @@ def test_lazy_names_resolve():
     assert repr(gradcode.make_code("cyclic", 4, 1)) == "<GradientCode cyclic n=4 s=1>"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         gradcode.nope  # noqa: B018
+
+
+def test_wheel_holds_py_typed_license_and_examples(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "-q", "-w", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("gradcode-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        metadata = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "gradcode/py.typed" in names
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    assert "License-Expression: MIT" in metadata and "Classifier: Typing :: Typed" in metadata
+    shipped = {Path(n).name for n in names if n.startswith("gradcode/examples/")}
+    assert {p.name for p in EXAMPLES.glob("*.toml")} <= shipped
