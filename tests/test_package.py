@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from gradcode import examples
+from gradcode.cli import main
+from gradcode.experiments import load_config
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "gradcode" / "examples"
 HEAVY = ("matplotlib", "scipy.optimize", "scipy.stats", "torch", "rich")
@@ -63,3 +68,42 @@ def test_wheel_holds_py_typed_license_and_examples(tmp_path):
     assert "License-Expression: MIT" in metadata and "Classifier: Typing :: Typed" in metadata
     shipped = {Path(n).name for n in names if n.startswith("gradcode/examples/")}
     assert {p.name for p in EXAMPLES.glob("*.toml")} <= shipped
+
+
+# ---- examples -----------------------------------------------------------------------------------
+
+
+def test_examples_lists_prints_and_copies(tmp_path, capsys):
+    assert main(["examples"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in listed] == examples.names()
+    assert "paper_n10_s1" in examples.names() and len(examples.names()) >= 8
+    assert main(["examples", "paper_n10_s1"]) == 0
+    assert capsys.readouterr().out == (EXAMPLES / "paper_n10_s1.toml").read_text()
+    assert main(["examples", "--json"]) == 0
+    assert {e["name"] for e in json.loads(capsys.readouterr().out)} == set(examples.names())
+    assert main(["examples", "--copy", str(tmp_path / "all")]) == 0
+    assert sorted(p.stem for p in (tmp_path / "all").iterdir()) == examples.names()
+    assert main(["examples", "torch_digits", "--copy", str(tmp_path / "one")]) == 0
+    assert [p.name for p in (tmp_path / "one").iterdir()] == ["torch_digits.toml"]
+
+
+def test_examples_errors_are_one_line(tmp_path, capsys):
+    assert main(["examples", "nope"]) == 2
+    assert "unknown example 'nope'; valid examples: approx_n24" in capsys.readouterr().err
+    (tmp_path / "paper_n10_s1.toml").write_text("mine")
+    assert main(["examples", "--copy", str(tmp_path)]) == 2
+    assert "not overwriting" in capsys.readouterr().err
+    assert (tmp_path / "paper_n10_s1.toml").read_text() == "mine"
+
+
+def test_every_example_loads_by_name_and_by_clone_path(tmp_path, monkeypatch):
+    for name in examples.names():
+        assert load_config(name) == load_config(EXAMPLES / f"{name}.toml")
+    monkeypatch.chdir(tmp_path)  # no examples/ folder here: the clone's path finds the shipped one
+    assert load_config("examples/paper_n10_s1.toml").n == 10
+    assert load_config("paper_n12_s2.toml").n == 12
+    (tmp_path / "paper_n10_s1.toml").write_text("n = 7\n")  # a file of that name wins
+    assert load_config("paper_n10_s1.toml").n == 7
+    with pytest.raises(ValueError, match="config file nope does not exist"):
+        load_config("nope")
