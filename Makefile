@@ -28,6 +28,7 @@ demo: $(STAMP)
 
 test: $(STAMP) $(OMPI_STAMP)
 	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m mypy  # the public API as typed code calls it: [tool.mypy] in pyproject.toml
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
@@ -37,4 +38,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_simulate.py
 
 clean:
-	rm -rf $(VENV) $(OMPI) build dist .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(OMPI) build dist .pytest_cache .ruff_cache .mypy_cache

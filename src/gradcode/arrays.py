@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeAlias
 
 import numpy as np
 import scipy.sparse as sp
 
-Matrix = np.ndarray | sp.csr_matrix | sp.csr_array
+Matrix: TypeAlias = np.ndarray | sp.csr_matrix | sp.csr_array
 
 
 def check_data(X: Matrix, y: np.ndarray, *, binary: bool = False) -> tuple[Matrix, np.ndarray]:

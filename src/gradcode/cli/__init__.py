@@ -8,9 +8,9 @@ import sys
 from rich.console import Console
 
 from ..runtime import Interrupted, JournalError
-from . import advise, codes, compare, demo, simulate, study, train
+from . import advise, cache, codes, compare, demo, examples, simulate, study, train
 
-COMMANDS = (codes, train, compare, demo, simulate, advise, study)
+COMMANDS = (codes, train, compare, demo, simulate, advise, study, examples, cache)
 
 
 def parser() -> argparse.ArgumentParser:

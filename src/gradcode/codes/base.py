@@ -98,7 +98,9 @@ class GradientCode:
         object.__setattr__(self, "_cached_best", lru_cache(maxsize=CACHE_SIZE)(self._best_key))
 
     @classmethod
-    def from_matrix(cls, B: NDArray, s: int, *, name: str = "custom", tol: float = DEFAULT_TOL):
+    def from_matrix(
+        cls, B: NDArray, s: int, *, name: str = "custom", tol: float = DEFAULT_TOL
+    ) -> GradientCode:
         """A code from your own B (n x k) meant to decode from any n-s workers (checked per decode)."""
         B = np.asarray(B, dtype=float)
         if B.ndim != 2 or not np.all(np.isfinite(B)):

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import brentq
 from scipy.special import expit
 
 from gradcode.data.files import read_table
@@ -165,6 +164,8 @@ def amazon_synthetic_table(
     )
     w = np.where(rng.random(X.shape[1]) < density, rng.normal(0.0, scale, X.shape[1]), 0.0)
     z = X @ w
+    from scipy.optimize import brentq  # slow to import: only when used
+
     bias = brentq(lambda b: expit(z + b).mean() - positive_rate, -50.0 - z.max(), 50.0 - z.min())
     y = (rng.random(rows) < expit(z + bias)).astype(np.float64)
     return table, y

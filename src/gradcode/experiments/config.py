@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ..examples import find_config
 from ..runtime.config import RunConfig
 
 if sys.version_info >= (3, 11):
@@ -83,7 +84,7 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> CompareConf
     """Defaults, then the TOML file's keys, then the overrides that are not None."""
     values: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
+        path = find_config(path)  # a file, or a shipped example's name
         if not path.is_file():
             raise ValueError(f"config file {path} does not exist")
         try:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from numbers import Real
+from typing import Any
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from ..codes import GradientCode
 from ..delays import (
@@ -54,6 +55,13 @@ def expected_round_time(
     return closed(delays, shape, loads[0] * t_partition, comm) + overhead
 
 
+def _binom() -> Any:
+    """scipy.stats.binom, imported on first use: scipy.stats takes half a second to import."""
+    from scipy.stats import binom
+
+    return binom
+
+
 def harmonic(j: int) -> float:
     """H_j = 1 + 1/2 + ... + 1/j (H_0 = 0)."""
     return float(special.digamma(j + 1) + np.euler_gamma)
@@ -77,11 +85,11 @@ def _exponential(d: ExponentialDelay, shape: tuple, compute: float, comm: float)
     if kind == "kth":  # J ~ Bin(n, p) delayed workers; the k-th is the (k-n+J)-th of J exps
         k, n = a, b
         js = range(n - k + 1, n + 1)
-        tail = sum(stats.binom.pmf(j, n, d.p) * (harmonic(j) - harmonic(n - k)) for j in js)
+        tail = sum(_binom().pmf(j, n, d.p) * (harmonic(j) - harmonic(n - k)) for j in js)
     else:  # a group's min is Exp(mean/m) when all m are delayed (p^m), else 0
         G, m = a, b
         q = d.p**m
-        tail = sum(stats.binom.pmf(j, G, q) * harmonic(j) for j in range(1, G + 1)) / m
+        tail = sum(_binom().pmf(j, G, q) * harmonic(j) for j in range(1, G + 1)) / m
     return compute + comm + d.shift + d.mean * tail
 
 
@@ -97,7 +105,7 @@ def _pareto(d: ParetoDelay, shape: tuple, compute: float, comm: float) -> float:
 def _markov(d: MarkovDelay, shape: tuple, compute: float, comm: float) -> float:
     kind, a, b = shape
     if kind == "kth":  # slow round iff more than n-k of the n workers are slow
-        p_slow = stats.binom.sf(b - a, b, d.fraction)
+        p_slow = _binom().sf(b - a, b, d.fraction)
     else:  # slow round iff some group is entirely slow
         p_slow = 1.0 - (1.0 - d.fraction**b) ** a
     return compute + comm + (compute * (d.factor - 1.0) + d.delay) * float(p_slow)
