@@ -28,11 +28,12 @@ HEADERS = {
     "time_to_target_s": "time to target (s)",
     "dead_workers": "dead workers",
 }
-NOTES = (
-    "load: partitions per worker (mean; the most one worker holds in brackets where workers "
-    "differ). speedup: naive's mean round time over the scheme's. decoding error: "
-    "‖aᵀB − 1ᵀ‖²/k averaged over rounds, 0 below 10⁻²⁰ (rounding)."
-)
+NOTES = {  # what a column means, under the table when it is shown
+    "load": "load: partitions per worker (mean; the most one worker holds in brackets where "
+    "workers differ).",
+    "speedup_vs_naive": "speedup: naive's mean round time over the scheme's.",
+    "mean_error": "decoding error: ‖aᵀB − 1ᵀ‖²/k averaged over rounds, 0 below 10⁻²⁰ (rounding).",
+}
 
 
 def _number(spec: str, suffix: str = "") -> Callable[[float], str]:

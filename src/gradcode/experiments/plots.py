@@ -158,7 +158,8 @@ def arrivals(c: Comparison, fig) -> None:
         ax.grid(False)
     axes[-1].set_xlabel("round")
     _integer_ticks(axes[-1].xaxis)
-    bar = fig.colorbar(im, ax=list(axes), label="reply time after broadcast (ms); gray: no reply")
+    label = "reply time after broadcast (ms); gray: no reply" if len(schemes) > 2 else "reply (ms)"
+    bar = fig.colorbar(im, ax=list(axes), label=label)  # the label fits the figure's height
     _plain_log(bar.ax.yaxis)
 
 
@@ -229,8 +230,8 @@ MARKERS = ("o", "s", "^", "v", "D", "P")
 
 
 def advice_axes(advice: Advice, ax) -> None:
-    """Expected (solid) and p95 (dotted) round time against s per scheme, the picks starred and
-    labelled (the p95 pick above its star, the mean pick below), the legend beside the axes."""
+    """Expected (solid) and p95 (dotted) round time against s per scheme, the picks starred; the
+    legend (the picks' labels in it) beside the axes."""
     schemes = list(dict.fromkeys(p.scheme for p in advice.points))
     for i, scheme in enumerate(schemes):
         pts = sorted((p for p in advice.points if p.scheme == scheme), key=lambda p: p.s)
@@ -241,23 +242,19 @@ def advice_axes(advice: Advice, ax) -> None:
         style = {"color": _color(scheme, schemes), "marker": MARKERS[i % len(MARKERS)], "ms": 5}
         ax.plot(s, ms[:, 0], "-", label=label, **style)
         ax.plot(s, ms[:, 1], ":", color=style["color"])
-    picks = ((advice.best_p95, "least p95", advice.best_p95.p95, 8, "bottom"),)
-    picks += ((advice.best_mean, "least mean", advice.best_mean.mean, -8, "top"),)
-    s_values = [p.s for p in advice.points]
-    middle = (min(s_values) + max(s_values)) / 2
-    for best, label, y, dy, va in picks:
-        ax.plot([best.s], [1e3 * y], "*", ms=16, mfc="none", color="k", zorder=5)
-        left = best.s > middle  # the label toward the middle of the axes
-        ax.annotate(
-            f"{label}: {best.scheme} s={best.s}",
-            (best.s, 1e3 * y),
-            (-6 if left else 6, dy),
-            textcoords="offset points",
-            ha="right" if left else "left",
-            va=va,
-            fontsize=8,
-            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
-            zorder=6,
+    picks = ((advice.best_mean, "least mean", advice.best_mean.mean, "k"),)
+    picks += ((advice.best_p95, "least p95", advice.best_p95.p95, "#777777"),)
+    for best, label, y, color in picks:  # labelled in the legend: no text over the lines
+        ax.plot(
+            [best.s],
+            [1e3 * y],
+            "*",
+            ms=16,
+            mfc="none",
+            color=color,
+            ls="none",
+            zorder=5,
+            label=f"{label}: {best.scheme} s={best.s}",
         )
     ax.set(
         xlabel="s (stragglers tolerated)",

@@ -25,11 +25,13 @@ FIGURES = [
         "Who straggled when: each worker's reply time per round; gray = no reply used or received.",
     ),
 ]
-STYLE = """body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222;padding:0 1em}
-.meta{color:#555;font-size:14px}.scroll{overflow-x:auto;max-width:100%}
-table{border-collapse:collapse;font-size:14px;font-variant-numeric:tabular-nums}
-td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:right}td{white-space:nowrap}
-th{background:#f4f4f4;vertical-align:bottom;min-width:3.5em}
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1160px;margin:2em auto;color:#222;padding:0 1em}
+.meta{color:#555;font-size:14px}.scroll{overflow-x:auto;max-width:100%;background:
+linear-gradient(to left,#fff 30%,#fff0) right/40px 100% no-repeat local,
+radial-gradient(farthest-side at 100% 50%,#0003,#0000) right/12px 100% no-repeat scroll}
+table{border-collapse:collapse;font-size:13px;font-variant-numeric:tabular-nums}
+td,th{padding:4px 7px;border-bottom:1px solid #ddd;text-align:right}td{white-space:nowrap}
+th{background:#f4f4f4;vertical-align:bottom;font-weight:600}
 td:first-child,th:first-child{text-align:left;position:sticky;left:0;background:#fff}
 th:first-child{background:#f4f4f4}figure{margin:2em 0}img{max-width:100%}
 figcaption,.note{color:#555;font-size:13px}
@@ -47,7 +49,8 @@ def summary_table(c: Comparison) -> str:
         "<tr>" + "".join(f"<td>{cells.cell(r, k)}</td>" for k in shown) + "</tr>" for r in rows
     )
     table = f'<div class="scroll"><table><tr>{head}</tr>{body}</table></div>'
-    return f'{table}<p class="note">{html.escape(cells.NOTES)}</p>'
+    notes = " ".join(cells.NOTES[k] for k in shown if k in cells.NOTES)
+    return f'{table}<p class="note">{html.escape(notes)}</p>'
 
 
 def describe(c: Comparison) -> tuple[str, str, str]:
