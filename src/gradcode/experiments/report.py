@@ -33,7 +33,9 @@ table{border-collapse:collapse;font-size:13px;font-variant-numeric:tabular-nums}
 td,th{padding:4px 7px;border-bottom:1px solid #ddd;text-align:right}td{white-space:nowrap}
 th{background:#f4f4f4;vertical-align:bottom;font-weight:600}
 td:first-child,th:first-child{text-align:left;position:sticky;left:0;background:#fff}
-th:first-child{background:#f4f4f4}figure{margin:2em 0}img{max-width:100%}
+th:first-child{background:#f4f4f4}img{max-width:100%}figure{margin:0}
+.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(460px,1fr));gap:2em 1.5em}
+.figures figure:last-child{grid-column:1/-1}
 figcaption,.note{color:#555;font-size:13px}
 pre{background:#f6f6f6;padding:1em;font-size:13px;overflow-x:auto;white-space:pre-wrap}"""
 ORDER = tuple(k for k in SUMMARY_COLUMNS if k != "mean_load")  # mean_load: in the load cell
@@ -98,7 +100,7 @@ def write_report(out: str | Path) -> Path:
 <p>{text}</p>
 {provenance(out, c)}
 <h2>Summary</h2>{summary_table(c)}
-<h2>Figures</h2>{"".join(figures)}
+<h2>Figures</h2><div class="figures">{"".join(figures)}</div>
 <h2>Configuration</h2><pre>{html.escape(config)}</pre>
 </body></html>
 """
