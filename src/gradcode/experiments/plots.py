@@ -219,6 +219,7 @@ def plot_round_times(sims: Sequence[Simulation], path: str | Path) -> list[Path]
     cdf.set(xlabel="round time (ms)", ylabel="P(round <= t)", title="empirical CDF")
     for ax in (hist, cdf):
         ax.grid(alpha=0.3)
+        ax.ticklabel_format(axis="x", style="plain", useOffset=False)  # ms as plain numbers
     cdf.legend(fontsize=8)
     fig.suptitle(f"n={sims[0].n}, delays {sims[0].delays}", fontsize=9)
     out = _save(fig, path)
