@@ -52,6 +52,25 @@ def _save(fig, path: str | Path) -> list[Path]:
     return out
 
 
+def _plain_log(axis) -> None:
+    """Plain-number tick labels (20, 50, 100 rather than 2×10¹) on a log-scaled axis."""
+    from matplotlib.ticker import LogFormatter
+
+    class Plain(LogFormatter):
+        def _num_to_string(self, x, vmin, vmax):
+            return np.format_float_positional(float(f"{x:.6g}"), trim="-")
+
+    axis.set_major_formatter(Plain())
+    axis.set_minor_formatter(Plain(labelOnlyBase=False))
+
+
+def _integer_ticks(axis) -> None:
+    """Ticks on whole numbers only (rounds, s, stragglers, workers)."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
 PALETTE = ("#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f", "#1a55a3", "#98df8a")
 
 
@@ -83,9 +102,17 @@ def round_times(c: Comparison, ax) -> None:
     for patch, scheme in zip(box["boxes"], c.schemes, strict=True):
         patch.set_facecolor(_color(scheme, c.schemes))
         patch.set_alpha(0.6)
-    ax.set_xticks(range(1, len(c.schemes) + 1), c.schemes)
+    crowded = sum(len(name) + 2 for name in c.schemes) > 60  # names would touch: slant them
+    ax.set_xticks(
+        range(1, len(c.schemes) + 1),
+        c.schemes,
+        rotation=30 if crowded else 0,
+        ha="right" if crowded else "center",
+        rotation_mode="anchor",
+    )
     ax.set_ylabel("time per round (ms)")
     ax.set_yscale("log")
+    _plain_log(ax.yaxis)
     ax.set_title("Round time (box: quartiles, ◇: mean)")
 
 
@@ -120,7 +147,9 @@ def arrivals(c: Comparison, fig) -> None:
     finite = finite if finite.size else np.ones(1)
     norm = mpl.colors.LogNorm(vmin=max(finite.min(), 1e-2), vmax=max(finite.max(), 1e-1))
     cmap = mpl.colormaps["viridis"].with_extremes(bad="#dddddd")
-    axes = fig.subplots(len(schemes), 1, sharex=True, squeeze=False)[:, 0]
+    inch = 1 / fig.get_figheight()  # the title and the round axis: fixed room, not a fraction
+    grid_kw = {"top": 1 - 0.45 * inch, "bottom": 0.55 * inch}
+    axes = fig.subplots(len(schemes), 1, sharex=True, squeeze=False, gridspec_kw=grid_kw)[:, 0]
     for ax, scheme, grid in zip(axes, schemes, grids, strict=True):
         im = ax.imshow(
             np.ma.masked_invalid(grid), aspect="auto", cmap=cmap, norm=norm, interpolation="nearest"
@@ -128,7 +157,10 @@ def arrivals(c: Comparison, fig) -> None:
         ax.set_ylabel(f"{scheme}\nworker", fontsize=9)
         ax.grid(False)
     axes[-1].set_xlabel("round")
-    fig.colorbar(im, ax=list(axes), label="reply time after broadcast (ms); gray: no reply")
+    _integer_ticks(axes[-1].xaxis)
+    label = "reply time after broadcast (ms); gray: no reply" if len(schemes) > 2 else "reply (ms)"
+    bar = fig.colorbar(im, ax=list(axes), label=label)  # the label fits the figure's height
+    _plain_log(bar.ax.yaxis)
 
 
 TIME_FIGURES = {  # figure: its (column, label, title) options, the first that some scheme has
@@ -187,6 +219,7 @@ def plot_round_times(sims: Sequence[Simulation], path: str | Path) -> list[Path]
     cdf.set(xlabel="round time (ms)", ylabel="P(round <= t)", title="empirical CDF")
     for ax in (hist, cdf):
         ax.grid(alpha=0.3)
+        ax.ticklabel_format(axis="x", style="plain", useOffset=False)  # ms as plain numbers
     cdf.legend(fontsize=8)
     fig.suptitle(f"n={sims[0].n}, delays {sims[0].delays}", fontsize=9)
     out = _save(fig, path)
@@ -194,28 +227,35 @@ def plot_round_times(sims: Sequence[Simulation], path: str | Path) -> list[Path]
     return out
 
 
-def plot_advice(advice: Advice, path: str | Path) -> list[Path]:
-    """Expected (solid) and p95 (dotted) round time against s per scheme, the picks starred."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for scheme in dict.fromkeys(p.scheme for p in advice.points):
+MARKERS = ("o", "s", "^", "v", "D", "P")
+
+
+def advice_axes(advice: Advice, ax) -> None:
+    """Expected (solid) and p95 (dotted) round time against s per scheme, the picks starred; the
+    legend (the picks' labels in it) beside the axes."""
+    schemes = list(dict.fromkeys(p.scheme for p in advice.points))
+    for i, scheme in enumerate(schemes):
         pts = sorted((p for p in advice.points if p.scheme == scheme), key=lambda p: p.s)
         s = [p.s for p in pts]
         label = scheme if pts[0].exact else f"{scheme} (inexact)"
         ms = np.array([[p.mean, p.p95] for p in pts]) * 1e3
         ms[~np.isfinite(ms)] = np.nan  # undecodable configurations leave a gap
-        (line,) = ax.plot(s, ms[:, 0], "o-", label=label)
-        ax.plot(s, ms[:, 1], ":", color=line.get_color())
-    for best, label in ((advice.best_mean, "least mean"), (advice.best_p95, "least p95")):
-        y = (best.mean if label == "least mean" else best.p95) * 1e3
-        ax.plot([best.s], [y], "*", ms=16, mfc="none", color="k")
-        ax.annotate(
-            f"{label}: {best.scheme} s={best.s}",
-            (best.s, y),
-            (6, 6),
-            "data",
-            textcoords="offset points",
-            fontsize=8,
+        style = {"color": _color(scheme, schemes), "marker": MARKERS[i % len(MARKERS)], "ms": 5}
+        ax.plot(s, ms[:, 0], "-", label=label, **style)
+        ax.plot(s, ms[:, 1], ":", color=style["color"])
+    picks = ((advice.best_mean, "least mean", advice.best_mean.mean, "k"),)
+    picks += ((advice.best_p95, "least p95", advice.best_p95.p95, "#777777"),)
+    for best, label, y, color in picks:  # labelled in the legend: no text over the lines
+        ax.plot(
+            [best.s],
+            [1e3 * y],
+            "*",
+            ms=16,
+            mfc="none",
+            color=color,
+            ls="none",
+            zorder=5,
+            label=f"{label}: {best.scheme} s={best.s}",
         )
     ax.set(
         xlabel="s (stragglers tolerated)",
@@ -223,22 +263,42 @@ def plot_advice(advice: Advice, path: str | Path) -> list[Path]:
         title=f"n={advice.n}: expected (solid) and p95 (dotted) round time",
     )
     ax.set_yscale("log")
+    _plain_log(ax.yaxis)
+    _integer_ticks(ax.xaxis)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
+
+
+def plot_advice(advice: Advice, path: str | Path) -> list[Path]:
+    """`advice_axes` in a figure; writes PATH.png and PATH.svg."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    advice_axes(advice, ax)
     out = _save(fig, path)
     plt.close(fig)
     return out
 
 
 def plot_study(result: Study, path: str | Path, at: int | None = None) -> list[Path]:
-    """Error against stragglers, one panel per load (bounds dashed, the optimal uncoded error t/n
-    dotted), and error against load at `at` stragglers (default: the t nearest n/4);
-    writes PATH.png and PATH.svg."""
+    """`study_axes` in a figure, one panel per load and one against load; writes PATH.png and
+    PATH.svg."""
     plt = _plt()
+    panels = len({p.load for p in result.points}) + 1
+    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 4), sharey=True)
+    study_axes(result, axes, at)
+    fig.suptitle(f"n={result.n}, {result.samples} random straggler sets per point", fontsize=9)
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def study_axes(result: Study, axes, at: int | None = None) -> None:
+    """Error against stragglers, one panel per load (bounds dashed, the optimal uncoded error t/n
+    dotted), and error against load at `at` stragglers (default: the t nearest n/4) in the last
+    of `axes`; whole numbers on every x axis."""
     loads = sorted({p.load for p in result.points})
     ts = sorted({p.stragglers for p in result.points})
     at = min(ts, key=lambda t: abs(t - result.n / 4)) if at is None else at
-    fig, axes = plt.subplots(1, len(loads) + 1, figsize=(4.2 * (len(loads) + 1), 4), sharey=True)
     colors = {s: f"C{i}" for i, s in enumerate(dict.fromkeys(p.scheme for p in result.points))}
     for ax, load in zip(axes, loads, strict=False):
         for scheme, color in colors.items():
@@ -252,6 +312,7 @@ def plot_study(result: Study, path: str | Path, at: int | None = None) -> list[P
                 ax.plot(t, [p.bound for p in pts], "--", color=color, lw=1)
         ax.plot(ts, [t / result.n for t in ts], ":", color="grey", label="uncoded (t/n)")
         ax.set(title=f"load {load}", xlabel="stragglers t")
+        _integer_ticks(ax.xaxis)
     axes[0].set_ylabel("error ||aᵀB - 1ᵀ||² / k  (mean; bound dashed)")
     ax = axes[-1]
     for scheme, color in colors.items():
@@ -270,10 +331,6 @@ def plot_study(result: Study, path: str | Path, at: int | None = None) -> list[P
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3, which="both")
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"n={result.n}, {result.samples} random straggler sets per point", fontsize=9)
-    out = _save(fig, path)
-    plt.close(fig)
-    return out
 
 
 def _study_style(p: StudyPoint) -> dict:

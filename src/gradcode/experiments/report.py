@@ -6,30 +6,12 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 from pathlib import Path
 
-from . import plots
+from . import cells, plots
+from .provenance import provenance
 from .tables import SUMMARY_COLUMNS, Comparison, load_folder
 
-HEADERS = {
-    "scheme": "scheme",
-    "s": "s",
-    "exact": "exact",
-    "load": "load",
-    "mean_ms": "mean round (ms)",
-    "median_ms": "median (ms)",
-    "p95_ms": "p95 (ms)",
-    "speedup_vs_naive": "speedup vs naive",
-    "mean_error": "mean decoding error",
-    "final_train_loss": "train loss",
-    "final_test_loss": "test loss",
-    "final_test_auc": "test AUC",
-    "final_test_acc": "test accuracy",
-    "target_auc": "target AUC",
-    "time_to_target_s": "time to target (s)",
-    "dead_workers": "dead workers",
-}
 FIGURES = [
     ("round_time", "Time per round. Coded schemes do not wait for the s slowest workers."),
     (
@@ -43,29 +25,34 @@ FIGURES = [
         "Who straggled when: each worker's reply time per round; gray = no reply used or received.",
     ),
 ]
-STYLE = """body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222;padding:0 1em}
-table{border-collapse:collapse;font-size:14px}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}
-th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}figure{margin:2em 0}
-img{max-width:100%}figcaption{color:#555;font-size:14px}pre{background:#f6f6f6;padding:1em;font-size:13px}"""
-
-
-def fmt(v) -> str:
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "—"
-        return f"{v:.4g}"
-    return html.escape(str(v))
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1160px;margin:2em auto;color:#222;padding:0 1em}
+.meta{color:#555;font-size:14px}.scroll{overflow-x:auto;max-width:100%;background:
+linear-gradient(to left,#fff 30%,#fff0) right/40px 100% no-repeat local,
+radial-gradient(farthest-side at 100% 50%,#0003,#0000) right/12px 100% no-repeat scroll}
+table{border-collapse:collapse;font-size:13px;font-variant-numeric:tabular-nums}
+td,th{padding:4px 7px;border-bottom:1px solid #ddd;text-align:right}td{white-space:nowrap}
+th{background:#f4f4f4;vertical-align:bottom;font-weight:600}
+td:first-child,th:first-child{text-align:left;position:sticky;left:0;background:#fff}
+th:first-child{background:#f4f4f4}img{max-width:100%}figure{margin:0}
+.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(460px,1fr));gap:2em 1.5em}
+.figures figure:last-child{grid-column:1/-1}
+figcaption,.note{color:#555;font-size:13px}
+pre{background:#f6f6f6;padding:1em;font-size:13px;overflow-x:auto;white-space:pre-wrap}"""
+ORDER = tuple(k for k in SUMMARY_COLUMNS if k != "mean_load")  # mean_load: in the load cell
 
 
 def summary_table(c: Comparison) -> str:
-    """The summary's columns that hold a value for some scheme."""
-    columns = [k for k in SUMMARY_COLUMNS if any(fmt(r.get(k, math.nan)) != "—" for r in c.summary)]
-    head = "".join(f"<th>{HEADERS[k]}</th>" for k in columns)
+    """The summary's columns that hold a value for some scheme, each in its format; scrolls
+    sideways (the scheme column kept in view) where the page is narrower than the table."""
+    rows = c.summary
+    shown = cells.columns(rows, ORDER)
+    head = "".join(f"<th>{cells.header(rows, k)}</th>" for k in shown)
     body = "".join(
-        "<tr>" + "".join(f"<td>{fmt(row.get(k, math.nan))}</td>" for k in columns) + "</tr>"
-        for row in c.summary
+        "<tr>" + "".join(f"<td>{cells.cell(r, k)}</td>" for k in shown) + "</tr>" for r in rows
     )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    table = f'<div class="scroll"><table><tr>{head}</tr>{body}</table></div>'
+    notes = " ".join(cells.NOTES[k] for k in shown if k in cells.NOTES)
+    return f'{table}<p class="note">{html.escape(notes)}</p>'
 
 
 def describe(c: Comparison) -> tuple[str, str, str]:
@@ -111,8 +98,9 @@ def write_report(out: str | Path) -> Path:
 <style>{STYLE}</style></head><body>
 <h1>{heading}</h1>
 <p>{text}</p>
+{provenance(out, c)}
 <h2>Summary</h2>{summary_table(c)}
-<h2>Figures</h2>{"".join(figures)}
+<h2>Figures</h2><div class="figures">{"".join(figures)}</div>
 <h2>Configuration</h2><pre>{html.escape(config)}</pre>
 </body></html>
 """

@@ -29,6 +29,7 @@ SUMMARY_COLUMNS = (
     "s",
     "exact",
     "load",
+    "mean_load",
     "mean_ms",
     "median_ms",
     "p95_ms",
@@ -212,6 +213,7 @@ def summarize(
                 "s": code.s if code else result.config.get("s", math.nan),
                 "exact": code.exact if code else math.nan,
                 "load": code.load if code else math.nan,
+                "mean_load": _mean_load(code) if code else math.nan,
                 "mean_ms": 1e3 * wall.mean(),
                 "median_ms": 1e3 * float(np.median(wall)),
                 "p95_ms": 1e3 * float(np.percentile(wall, 95)),
@@ -227,6 +229,11 @@ def summarize(
             }
         )
     return rows
+
+
+def _mean_load(code: GradientCode) -> float:
+    """Partitions per worker, averaged over the workers (`load` is the most one holds)."""
+    return float(np.mean([len(code.partitions(i)) for i in range(code.n)]))
 
 
 def _code_of(result: Result) -> GradientCode | None:
