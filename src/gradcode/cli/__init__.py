@@ -40,7 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     if "--traceback" in argv:
         os.environ["GRADCODE_DEBUG"] = "1"  # and in the ranks an mpi run relaunches
         argv = [a for a in argv if a != "--traceback"]
-    args = parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a usage error already printed
+        return e.code if isinstance(e.code, int) else 0
     command = " ".join(filter(None, (args.command, getattr(args, "codes_command", None))))
     try:
         warn_shell_split(argv)

@@ -78,6 +78,8 @@ def run_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
 
 def config_from(args: argparse.Namespace) -> CompareConfig:
     params = dataset_params(args)
+    if args.config is not None and not args.config.is_file():
+        raise CommandError(f"config file {args.config} does not exist", "check the path")
     try:
         return _load(args, params)
     except ValueError as e:

@@ -55,14 +55,14 @@ def explain(e: BaseException, command: str) -> tuple[str, int] | None:
     if isinstance(e, OSError):
         return line(f"{e.filename or e}: {e.strerror or e}", "check the file or folder"), FAILED
     if isinstance(e, ValueError):
-        what = " ".join(str(e).split())
-        return (f"gradcode: error: {what}" if what.endswith(")") else line(what, help_hint)), USAGE
+        return line(str(e), help_hint), USAGE
     return None
 
 
 def line(what: str, fix: str) -> str:
-    """``gradcode: error: WHAT (FIX)``, on one line."""
-    return f"gradcode: error: {' '.join(what.split())} ({fix})"
+    """``gradcode: error: WHAT (FIX)`` on one line; a `what` ending in ")" says what to do."""
+    what = " ".join(what.split())
+    return f"gradcode: error: {what}" + ("" if what.endswith(")") else f" ({fix})")
 
 
 def report(text: str) -> None:

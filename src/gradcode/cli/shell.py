@@ -48,7 +48,7 @@ def defaulted(flag: str, spec: str) -> list[str]:
         params = registry.params(name)
     except (ValueError, ImportError):  # a bad spec is reported by the command itself
         return []
-    if len(given) != 1 or ";" in spec:
+    if len(given) != 1 or ";" in spec or not set(given) <= set(params):
         return []
     return sorted(set(params) - set(given) - SET_ELSEWHERE)
 

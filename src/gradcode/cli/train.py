@@ -60,7 +60,7 @@ def load_data(args: argparse.Namespace, seed: int):
     if args.data is None:
         return gaussian_mixture(args.rows, args.features, seed=seed)
     if not args.data.is_file():
-        raise ValueError(f"--data {args.data} does not exist")
+        raise ValueError(f"--data {args.data} does not exist (give an .npz holding X and y)")
     try:
         with np.load(args.data) as f:
             files = sorted(f.files)

@@ -52,8 +52,8 @@ def find_mpiexec() -> str:
     if found is None:
         raise MissingDependency(
             "engine 'mpi' needs mpiexec, which is not on PATH",
-            'pip install "gradcode[mpi]" (the mpich wheel brings one), put your MPI\'s mpiexec '
-            "on PATH or set GRADCODE_MPIEXEC",
+            'pip install "gradcode[mpi]", whose mpich wheel brings one; or put your MPI\'s '
+            "mpiexec on PATH, or set GRADCODE_MPIEXEC",
             name="mpiexec",
         )
     return found
