@@ -145,3 +145,11 @@ def test_shell_safe_spec_form():
         "fixed:workers=0,1,delay=0.2",
         "cyclic",
     ]
+
+
+def test_train_takes_a_dataset_like_compare(tmp_path, capsys):
+    args = ["train", "--scheme", "frc", *SMALL, "--rounds", "2", "--quiet", "--out", str(tmp_path)]
+    assert main(args) == 0
+    assert json.loads((tmp_path / "result.json").read_text())["status"] == "ok"
+    assert main(["train", "--dataset-params", '{"rows": 10}', "--out", str(tmp_path)]) == 2
+    assert "--dataset-params needs --dataset NAME" in capsys.readouterr().err

@@ -22,7 +22,7 @@ def print_table(table: Table, names: int = 1, *, file=None) -> None:
     """Print `table` to stdout (or `file`); its first `names` columns are never wrapped or cut."""
     file = file or sys.stdout
     for column in table.columns[:names]:
-        cells = [str(c) for c in column._cells] + [str(column.header)]
+        cells = [str(c) for c in column.cells] + [str(column.header)]
         column.no_wrap, column.min_width = True, max(map(len, cells))
     for column in table.columns[names:]:
         column.overflow = "fold"
