@@ -15,6 +15,7 @@ from ..delays import DELAY_REGISTRY
 from ..models import MODEL_REGISTRY
 from ..optim import OPTIMIZER_REGISTRY
 from ..registry import Registry
+from ..runtime.mpi_launch import in_mpi_world
 from ..spec import split_specs
 
 SPEC_FLAGS: dict[str, Registry] = {
@@ -55,7 +56,7 @@ def defaulted(flag: str, spec: str) -> list[str]:
 
 def warn_shell_split(argv: list[str]) -> None:
     """Warn on stderr when the last argument is a spec the shell could have split at a `;`."""
-    found = last_spec(argv)
+    found = None if in_mpi_world() else last_spec(argv)  # ranks: the launcher warned already
     if found is None:
         return
     flag, spec = found
