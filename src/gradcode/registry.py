@@ -103,6 +103,14 @@ class Registry:
         return self.factory(name)(*args, **params)
 
 
+class MissingDependency(ImportError):
+    """An optional dependency is not installed; `fix` says how to install it."""
+
+    def __init__(self, what: str, fix: str, name: str = "") -> None:
+        super().__init__(f"{what}: {fix}", name=name or None)
+        self.what, self.fix = what, fix
+
+
 def require(module: str, extra: str, what: str, package: str = "") -> ModuleType:
     """Import the optional `module`, or raise one ImportError line naming `what` needs it and the
     pip `extra` that installs it (`package`: its name on PyPI, by default the missing module's)."""
@@ -112,7 +120,8 @@ def require(module: str, extra: str, what: str, package: str = "") -> ModuleType
         if (e.name or "").startswith("gradcode"):
             raise  # our own bug, not a missing dependency
         package = package or (e.name or module).partition(".")[0]
-        raise ImportError(
-            f'{what} needs {package}, which is not installed: pip install "gradcode[{extra}]"',
+        raise MissingDependency(
+            f"{what} needs {package}, which is not installed",
+            f'pip install "gradcode[{extra}]"',
             name=package,
         ) from e

@@ -1,6 +1,9 @@
 """Parse ``NAME[:KEY=VALUE[;KEY=VALUE...]]`` specs (delay models, code parameters).
 
 A value is a number, a comma-separated tuple of numbers, or (for keys in `text`) plain text.
+Parameters are separated by ``;`` or, shell-safe, by ``,``: ``fixed:workers=0,1,delay=0.2`` is
+``fixed:workers=0,1;delay=0.2`` (a part with ``=`` starts a parameter, one without continues
+the previous value).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ def parse_spec(spec: str, what: str, text: set[str] = frozenset()) -> tuple[str,
     """Split a spec into its name and keyword arguments; `what` names the kind in errors."""
     name, _, rest = spec.strip().partition(":")
     kw: dict[str, Value] = {}
-    for item in filter(None, (part.strip() for part in rest.split(";"))):
+    for item in _items(rest):
         key, eq, value = (s.strip() for s in item.partition("="))
         if not (key and eq and value):
             raise ValueError(f"bad item {item!r} in {what} spec {spec!r}; expected KEY=VALUE")
@@ -26,6 +29,17 @@ def parse_spec(spec: str, what: str, text: set[str] = frozenset()) -> tuple[str,
     return name.strip(), kw
 
 
+def _items(rest: str) -> list[str]:
+    """The ``KEY=VALUE`` items of a spec's parameters, split at ``;`` and at ``,`` before a key."""
+    items: list[str] = []
+    for part in filter(None, (p.strip() for p in rest.replace(";", ",;").split(","))):
+        if part.startswith(";") or "=" in part or not items:
+            items.append(part.lstrip(";").strip())
+        else:
+            items[-1] += "," + part
+    return [item for item in items if item]
+
+
 def format_spec(name: str, kw: dict[str, Value]) -> str:
     """The inverse of `parse_spec`: ``name:k=v;k=v`` (just ``name`` without parameters)."""
     items = [f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in kw.items()]
@@ -33,11 +47,13 @@ def format_spec(name: str, kw: dict[str, Value]) -> str:
 
 
 def split_specs(text: str) -> list[str]:
-    """Comma-separated specs; a number after a comma continues the previous spec's tuple
-    ("naive,hetero:speeds=1,2,2,cyclic" -> naive, hetero:speeds=1,2,2, cyclic)."""
+    """Comma-separated specs; after a spec with parameters, a number continues its tuple and a
+    ``KEY=VALUE`` is its next parameter ("naive,hetero:speeds=1,2,2,cyclic" -> naive,
+    hetero:speeds=1,2,2, cyclic; "frc,partial-cyclic:P=4,seed=1" -> frc, partial-cyclic:P=4,seed=1)."""
     out: list[str] = []
     for token in (t.strip() for t in text.split(",")):
-        if out and (token[:1].isdigit() or token[:1] in ".-") and "=" in out[-1]:
+        follows = token[:1].isdigit() or token[:1] in ".-" or ("=" in token and ":" not in token)
+        if out and follows and "=" in out[-1]:
             out[-1] += "," + token
         else:
             out.append(token)

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from rich.console import Console
-
-from ..runtime import Interrupted, JournalError
+from .. import __version__
 from . import advise, cache, codes, compare, demo, examples, simulate, study, train
+from .errors import debugging, explain, report
+from .parsing import Parser
+from .shell import warn_shell_split
 
 COMMANDS = (codes, train, compare, demo, simulate, advise, study, examples, cache)
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gradcode", description=__doc__)
+    p = Parser(
+        prog="gradcode",
+        description=__doc__,
+        epilog="Failures print one line `gradcode: error: WHAT (WHAT TO DO)` and exit 2 (bad "
+        "command line, config or input) or 1 (the run failed); 128+N when stopped by signal N.",
+    )
+    p.add_argument("--version", action="version", version=f"gradcode {__version__}")
+    p.add_argument(
+        "--traceback",
+        action="store_true",
+        help="show the traceback of a failure (also GRADCODE_DEBUG=1); allowed anywhere",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.register(sub)
@@ -22,17 +35,24 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    args = parser().parse_args(argv)
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = debugging(argv)
+    if "--traceback" in argv:
+        os.environ["GRADCODE_DEBUG"] = "1"  # and in the ranks an mpi run relaunches
+        argv = [a for a in argv if a != "--traceback"]
     try:
+        args = parser().parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a usage error already printed
+        return e.code if isinstance(e.code, int) else 0
+    command = " ".join(filter(None, (args.command, getattr(args, "codes_command", None))))
+    try:
+        warn_shell_split(argv)
         return int(args.run(args, argv) or 0)
-    except ValueError as e:  # bad input: one clear line, no traceback
-        console.print(f"[bold red]error:[/] {e}")
-        return 2
-    except JournalError as e:  # the output folder cannot be written
-        console.print(f"[bold red]error:[/] {e.strerror}")
-        return 1
-    except Interrupted as e:  # a command without its own message for it
-        console.print(f"gradcode: {e}")
-        return e.exit_status
+    except BaseException as e:  # noqa: BLE001 - sorted by the one policy in errors.py
+        shown = isinstance(e, SystemExit) or (debug and not isinstance(e, KeyboardInterrupt))
+        explained = None if shown else explain(e, command)
+        if explained is None:
+            raise
+        text, status = explained
+        report(text)
+        return status

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import asdict
 
 from rich.console import Console
@@ -12,14 +11,19 @@ from rich.table import Column, Table
 from ..codes import SCHEMES
 from ..experiments.advise import Advice, advise
 from ..experiments.plots import plot_advice
+from ..runtime.journal import prepare
 from ..spec import int_ranges, split_specs
+from .parsing import hidden_alias
 from .simulate import add_model_options, delay_from, ms, timing
+from .tables import print_json, print_table, status
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("advise", help="recommend a scheme and s for a delay model or a trace")
     p.add_argument("--schemes", default=",".join(SCHEMES), help="comma-separated schemes")
-    p.add_argument("--s", dest="s_values", default="0-8", help="s values: '0-4' or '0,1,3'")
+    hidden_alias(p, "--scheme", "schemes")
+    p.add_argument("-s", dest="s_values", default="0-8", help="s values: '0-4' or '0,1,3'")
+    hidden_alias(p, "--s", "s_values")
     p.add_argument(
         "--allow-inexact",
         action="store_true",
@@ -31,16 +35,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     delays, n, rounds = delay_from(args, 2000)
-    advice = advise(
-        n,
-        delays,
-        schemes=split_specs(args.schemes),
-        s_values=[s for s in int_ranges(args.s_values, "--s") if 0 <= s < n],
-        rounds=rounds,
-        seed=args.seed,
-        exact_only=not args.allow_inexact,
-        **timing(args),
-    )
+    if args.plot is not None:
+        prepare(args.plot.parent)  # the figures are written after the sweep: checked first
+    with status(f"simulating every scheme and s, {rounds} rounds each"):
+        advice = advise(
+            n,
+            delays,
+            schemes=split_specs(args.schemes),
+            s_values=[s for s in int_ranges(args.s_values, "-s") if 0 <= s < n],
+            rounds=rounds,
+            seed=args.seed,
+            exact_only=not args.allow_inexact,
+            **timing(args),
+        )
     if args.json:
         report = {
             "n": advice.n,
@@ -51,7 +58,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
             "points": [asdict(p) for p in advice.points],
             "skipped": list(advice.skipped),
         }
-        print(json.dumps(report, indent=2))
+        print_json(report)
     else:
         show(advice, rounds)
     if args.plot is not None:
@@ -61,7 +68,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
 
 
 def show(advice: Advice, rounds: int) -> None:
-    out = Console(highlight=False, width=max(100, Console().width))
+    out = Console(highlight=False, soft_wrap=True)
     table = Table(
         Column("scheme", no_wrap=True),
         "s",
@@ -87,7 +94,7 @@ def show(advice: Advice, rounds: int) -> None:
             ms(p.p95),
             ms(p.expected),
         )
-    out.print(table)
+    print_table(table)
     for line in advice.skipped:
         out.print(f"not available for n={advice.n}: {line}")
     m, q = advice.best_mean, advice.best_p95

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..codes import SCHEMES, make_code
 from ..codes.verify import SAFE_ERROR, UNIT_ROUNDOFF, Verification, verify
+from .tables import print_table, progress
 
 SHOW_B_UP_TO = 16
 
@@ -22,16 +23,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     show = codes_sub.add_parser("show", help="supports, B, load and a verification of one code")
     show.add_argument("scheme", help=f"one of: {', '.join(SCHEMES)}")
     show.add_argument("-n", type=int, required=True, help="number of workers")
-    show.add_argument("-s", type=int, default=0, help="stragglers tolerated (default 0)")
+    show.add_argument("-s", type=int, default=0, help="stragglers tolerated")
     show.add_argument("--seed", type=int, default=0, help="seed of random constructions")
-    show.add_argument("--samples", type=int, default=1000, help="sets sampled past 100,000")
+    show.add_argument(
+        "--samples", type=int, default=1000, help="sets sampled when there are over 100,000"
+    )
     show.add_argument("--json", action="store_true", help="print one JSON object")
     show.set_defaults(run=run_show)
 
 
 def run_show(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     code = make_code(args.scheme, args.n, args.s, seed=args.seed)
-    v = verify(code, samples=args.samples, seed=args.seed)
+    with progress(f"verifying {code!r}") as on_set:
+        v = verify(code, samples=args.samples, seed=args.seed, on_set=on_set)
     report = summary(code, v)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -74,7 +78,7 @@ def _finite(x: float) -> float | None:
 
 
 def show(code, v: Verification, report: dict) -> None:
-    out = Console(highlight=False)
+    out = Console(highlight=False, soft_wrap=True)
     out.print(
         f"[bold]{code!r}[/]  k={code.k} partitions, {'exact' if code.exact else 'approximate'}"
     )
@@ -97,7 +101,7 @@ def show(code, v: Verification, report: dict) -> None:
             cells = [f"{x:.3g}" if x else "." for x in code.B[row]]
             label = str(row) if code.parts == 1 else f"{row // code.parts}.{row % code.parts}"
             table.add_row(label, ",".join(map(str, code.message_partitions(row))), *cells)
-        out.print(table)
+        print_table(table, names=2)
     else:
         head = ", ".join(f"{i}:{list(code.partitions(i))}" for i in range(4))
         out.print(f"supports: {head}, ... (row i holds {code.load} partitions)")

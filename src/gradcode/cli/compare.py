@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from rich.console import Console
@@ -12,8 +11,12 @@ from rich.table import Table
 
 from ..experiments.config import CompareConfig, load_config
 from ..runtime import Interrupted
+from ..runtime.journal import prepare
 from ..spec import split_specs
-from .options import add_run_options, run_options
+from .errors import CommandError
+from .options import add_dataset_options, add_run_options, dataset_params, run_options
+from .parsing import hidden_alias
+from .tables import print_json, print_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,20 +25,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--schemes", help=f"comma-separated (default: {','.join(CompareConfig.schemes)})"
     )
+    hidden_alias(p, "--scheme", "schemes")
     p.add_argument("-n", type=int, help=f"workers (default: {CompareConfig.n})")
     p.add_argument(
         "-s",
         type=int,
         help=f"stragglers tolerated by the coded schemes (default: {CompareConfig.s})",
     )
-    p.add_argument(
-        "--dataset",
-        help=f"data set name (gradcode.data.DATASETS; default: {CompareConfig.dataset})",
-    )
-    p.add_argument("--dataset-params", help="JSON object, e.g. '{\"rows\": 5000}'")
+    add_dataset_options(p, f"default: {CompareConfig.dataset}")
     p.add_argument("--target-auc", type=float, help="default: 99%% of naive's final test AUC")
     add_run_options(p, "compare")
-    p.add_argument("--out", type=Path, default=Path("runs/compare"))
+    p.add_argument("--out", type=Path, default=Path("runs/compare"), help="output folder")
     p.add_argument(
         "--resume",
         type=Path,
@@ -43,15 +43,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="continue the comparison in DIR (its config.toml, then the options given here): "
         "finished schemes are kept, the interrupted one resumes at its checkpoint",
     )
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(run=run_compare)
     plot = sub.add_parser("plot", help="draw the figures of a saved comparison or run")
-    plot.add_argument("dir", type=Path)
+    plot.add_argument("dir", type=Path, help="a comparison's or a run's folder")
     plot.set_defaults(run=run_plot)
     report = sub.add_parser(
         "report", help="write one self-contained HTML report of a comparison or run"
     )
-    report.add_argument("dir", type=Path)
+    report.add_argument("dir", type=Path, help="a comparison's or a run's folder")
     report.set_defaults(run=run_report)
 
 
@@ -59,7 +60,9 @@ def run_plot(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     from ..experiments import load_folder
     from ..experiments.plots import draw
 
-    for path in draw(load_folder(args.dir), args.dir):
+    folder = load_folder(args.dir)
+    prepare(args.dir)  # the figures go into it: checked before any is drawn
+    for path in draw(folder, args.dir):
         print(path)
     return 0
 
@@ -67,17 +70,25 @@ def run_plot(args: argparse.Namespace, argv: list[str] | None = None) -> int:
 def run_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     from ..experiments import write_report
 
+    if args.dir.is_dir():
+        prepare(args.dir)  # the report goes into it
     print(write_report(args.dir))
     return 0
 
 
 def config_from(args: argparse.Namespace) -> CompareConfig:
-    params = None
-    if args.dataset_params:
-        try:
-            params = json.loads(args.dataset_params)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"--dataset-params must be a JSON object: {e}") from None
+    params = dataset_params(args)
+    if args.config is not None and not args.config.is_file():
+        raise CommandError(f"config file {args.config} does not exist", "check the path")
+    try:
+        return _load(args, params)
+    except ValueError as e:
+        if args.config is None:
+            raise
+        raise CommandError(str(e), f"fix {args.config} or the options given") from None
+
+
+def _load(args: argparse.Namespace, params: dict | None) -> CompareConfig:
     return load_config(
         args.config,
         schemes=split_specs(args.schemes) if args.schemes else None,
@@ -100,7 +111,8 @@ def run_compare(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         if not args.config.is_file():
             raise ValueError(f"--resume {args.resume}: no config.toml there (not a comparison)")
     config = config_from(args)
-    console = Console(highlight=False)
+    prepare(args.out)  # before any scheme trains
+    console = Console(highlight=False, stderr=True)
     with Progress(
         TextColumn("{task.description:>10}"),
         BarColumn(),
@@ -125,32 +137,27 @@ def run_compare(args: argparse.Namespace, argv: list[str] | None = None) -> int:
                 soft_wrap=True,
             )
             return e.exit_status
-    print_summary(c, console)
     report = write_report(args.out)
+    if args.json:
+        print_json({"config": c.config.to_dict(), "summary": c.summary})
+    else:
+        print_summary(c)
     console.print(
         f"results in {args.out}/ (rounds.csv, workers.csv, initial.csv, summary.csv, config.toml, "
-        "runs/, figures)"
+        "runs/, figures)",
+        soft_wrap=True,
     )
     console.print(f"report: {report}")
     return 0
 
 
-def print_summary(c, console: Console) -> None:
+def print_summary(c, console: Console | None = None) -> None:
+    """The summary table (stdout, or `console`), and a warning when the target was met at once."""
+    target = c.summary[0]["target_auc"]
     t = Table(
         title=f"n={c.config.n}, s={c.config.s}, {c.config.rounds} rounds, delays {c.config.delay}"
     )
-    for col in (
-        "scheme",
-        "s",
-        "mean",
-        "median",
-        "p95",
-        "speedup",
-        "train loss",
-        "test loss",
-        "test AUC",
-        f"time to AUC {c.summary[0]['target_auc']:.4g}",
-    ):
+    for col in SUMMARY_COLUMNS + (f"time to AUC {target:.4g}",):
         t.add_column(col, justify="left" if col == "scheme" else "right")
     for r in c.summary:
         ttt = r["time_to_target_s"]
@@ -164,6 +171,27 @@ def print_summary(c, console: Console) -> None:
             f"{r['final_train_loss']:.5f}",
             f"{r['final_test_loss']:.5f}",
             f"{r['final_test_auc']:.4f}",
-            "never" if ttt != ttt else f"{ttt:.2f} s",
+            "never" if ttt != ttt else ("0 (at start)" if ttt == 0 else f"{ttt:.2f} s"),
         )
-    console.print(t)
+    print_table(t, file=None if console is None else console.file)
+    at_start = [r["scheme"] for r in c.summary if r["time_to_target_s"] == 0]
+    if at_start:
+        Console(stderr=True, highlight=False).print(
+            f"[bold yellow]warning:[/] the starting model already has test AUC >= {target:.4g}: "
+            f"time to target is 0 for {', '.join(at_start)} and says nothing about speed; "
+            "pass a higher --target-auc",
+            soft_wrap=True,
+        )
+
+
+SUMMARY_COLUMNS = (
+    "scheme",
+    "s",
+    "mean",
+    "median",
+    "p95",
+    "speedup",
+    "train loss",
+    "test loss",
+    "test AUC",
+)

@@ -6,6 +6,7 @@ the values the user did not give; `--help` shows RunConfig's default of each."""
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
@@ -38,11 +39,12 @@ RUN_OPTIONS: tuple[Option, ...] = (
     Option("optimizer", "--optimizer", f"one of: {', '.join(OPTIMIZER_REGISTRY)}"),
     Option("lr", "--lr", "learning rate", float),
     Option("rounds", "--rounds", "rounds in all (of a resumed run too)", int),
-    Option("engine", "--engine", f"one of: {', '.join(ENGINES)}"),
+    Option("engine", "--engine", "where the workers run", choices=tuple(ENGINES)),
     Option(
         "delay",
         "--delay",
-        f"straggler model, e.g. 'fixed:workers=0;delay=0.2'; one of: {', '.join(DELAYS)}",
+        "straggler model, e.g. fixed:workers=0,delay=0.2 (',' between parameters is shell-safe; "
+        f"quote a ';'); one of: {', '.join(DELAYS)}",
     ),
     Option(
         "faults",
@@ -119,6 +121,31 @@ def add_run_options(p: argparse.ArgumentParser, command: str) -> None:
             help=f"{o.help} (default: {shown})".replace("%", "%%"),
             **kw,
         )
+
+
+def add_dataset_options(p: argparse.ArgumentParser, default: str) -> None:
+    """`--dataset NAME` and `--dataset-params JSON`, the same for `train` and `compare`."""
+    from ..data import DATASETS
+
+    p.add_argument("--dataset", help=f"a data set: {', '.join(DATASETS)} ({default})")
+    p.add_argument(
+        "--dataset-params",
+        metavar="JSON",
+        help="the data set's parameters, a JSON object, e.g. '{\"rows\": 5000}'",
+    )
+
+
+def dataset_params(args: argparse.Namespace) -> dict[str, Any] | None:
+    """`--dataset-params` read as a JSON object (None when not given)."""
+    if not args.dataset_params:
+        return None
+    try:
+        params = json.loads(args.dataset_params)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--dataset-params must be a JSON object: {e}") from None
+    if not isinstance(params, dict):
+        raise ValueError(f"--dataset-params must be a JSON object, got {args.dataset_params!r}")
+    return params
 
 
 def run_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
@@ -13,14 +12,22 @@ from rich.table import Table
 from ..codes import SCHEMES, make_code
 from ..delays import DelayModel, TraceDelay, parse_delay
 from ..experiments.plots import plot_round_times
+from ..runtime.journal import prepare
 from ..simulate import expected_round_time, simulate
 from ..spec import split_specs
+from .parsing import hidden_alias
+from .tables import print_json, print_table, status
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
     """Options shared by `simulate` and `advise`: the delays and the timing model."""
     p.add_argument("-n", type=int, help="workers (default: the trace's workers)")
-    p.add_argument("--delay", default="none", help="delay model spec, e.g. 'pareto:alpha=1.5'")
+    p.add_argument(
+        "--delay",
+        default="none",
+        help="delay model spec, e.g. pareto:alpha=1.5,scale=0.01 (',' between parameters is "
+        "shell-safe; quote a ';')",
+    )
     p.add_argument(
         "--trace",
         type=Path,
@@ -41,7 +48,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         "--trace-missing",
         type=float,
         default=math.inf,
-        help="seconds for a reply the trace lacks (default inf: never arrives that round)",
+        help="seconds for a reply the trace lacks (inf: never arrives that round)",
     )
     p.add_argument(
         "--rounds", type=int, help="rounds (default: the trace's; else 10000, advise 2000)"
@@ -68,10 +75,11 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="simulate round-time distributions of schemes")
     p.add_argument(
-        "--scheme",
+        "--schemes",
         default="naive,frc,cyclic",
         help=f"comma-separated, of: {', '.join(SCHEMES)} (naive always runs with s=0)",
     )
+    hidden_alias(p, "--scheme", "schemes")
     p.add_argument("-s", type=int, default=1, help="stragglers tolerated")
     add_model_options(p)
     p.set_defaults(run=run)
@@ -113,11 +121,14 @@ def ms(x: float | None) -> str:
 
 def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     delays, n, rounds = delay_from(args, 10_000)
-    names = split_specs(args.scheme)
+    names = split_specs(args.schemes)
     codes = [make_code(name, n, 0 if name == "naive" else args.s, seed=args.seed) for name in names]
+    if args.plot is not None:
+        prepare(args.plot.parent)  # the figure is written after the work: checked first
     sims, closed = [], []
     for code in codes:
-        sims.append(simulate(code, delays, rounds, **timing(args)))
+        with status(f"simulating {code!r}, {rounds} rounds"):
+            sims.append(simulate(code, delays, rounds, **timing(args)))
         closed.append(
             None
             if args.carryover
@@ -131,7 +142,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         )
     if args.json:
         rows = [{**sim.summary(), "expected_s": e} for sim, e in zip(sims, closed, strict=True)]
-        print(json.dumps({"delays": repr(delays), "simulations": rows}, indent=2))
+        print_json({"delays": repr(delays), "simulations": rows})
     else:
         show(sims, closed, repr(delays), rounds)
     if args.plot is not None:
@@ -164,4 +175,4 @@ def show(sims, closed, delays: str, rounds: int) -> None:
             ms(float(sim.round_s.max())),
             ms(e),
         )
-    Console(highlight=False, width=max(100, Console().width)).print(table)
+    print_table(table)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import math
+from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from ..experiments.plots import plot_study
+from ..runtime.journal import prepare
 from ..spec import int_ranges, split_specs
 from ..study import DEFAULT_SCHEMES, Study, study
+from .parsing import hidden_alias
+from .tables import print_json, print_table, status
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,11 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--samples", type=int, default=200, help="random straggler sets per point")
     p.add_argument("--schemes", default=",".join(DEFAULT_SCHEMES), help="comma-separated")
+    hidden_alias(p, "--scheme", "schemes")
     p.add_argument("--seed", type=int, default=0, help="seed of the codes and straggler sets")
     p.add_argument("--at", type=int, help="stragglers of the error-vs-load panel (default ~n/4)")
     p.add_argument(
         "--out", type=Path, default=Path("study"), help="write OUT.csv, OUT.png and OUT.svg"
     )
+    p.add_argument("--json", action="store_true", help="print the points as one JSON object")
     p.set_defaults(run=run)
 
 
@@ -36,16 +42,15 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     ts = int_ranges(args.stragglers, "--stragglers") or sorted(
         {round(i * (n // 2) / 8) for i in range(9)}
     )
-    result = study(
-        n,
-        int_ranges(args.loads, "--loads"),
-        ts,
-        samples=args.samples,
-        seed=args.seed,
-        schemes=split_specs(args.schemes),
-    )
-    show(result)
-    err = Console(stderr=True, highlight=False)
+    loads, schemes = int_ranges(args.loads, "--loads"), split_specs(args.schemes)
+    prepare(args.out.parent)  # OUT.csv and the figures are written after the work
+    with status(f"decoding {args.samples} straggler sets per point"):
+        result = study(n, loads, ts, samples=args.samples, seed=args.seed, schemes=schemes)
+    if args.json:
+        print_json({**asdict(result), "points": [asdict(p) for p in result.points]})
+    else:
+        show(result)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     for line in result.skipped:
         err.print(f"skipped {line}", markup=False)
     if result.points:
@@ -71,8 +76,7 @@ def show(result: Study) -> None:
         table.add_row(scheme, str(load), "mean", *(number(p.mean) for p in pts))
         if not pts[0].exact:
             table.add_row("", "", pts[0].bound_kind or "bound", *(number(p.bound) for p in pts))
-    width = max(Console().width, 40 + 10 * len(ts))  # unwrapped when piped to a file
-    Console(highlight=False, width=width).print(table)
+    print_table(table, names=3)
 
 
 def number(x: float) -> str:

@@ -16,7 +16,7 @@ from ..codes import SCHEMES, make_code
 from ..data import gaussian_mixture
 from ..runtime import Interrupted, RunConfig, TrainingError, train
 from ..runtime.journal import atomic_write, prepare
-from .options import add_run_options, run_options
+from .options import add_dataset_options, add_run_options, dataset_params, run_options
 
 COMMAND = "command.json"  # the train command line that made a folder: what --resume re-reads
 
@@ -26,19 +26,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--scheme",
         default="cyclic",
-        help=f"one of: {', '.join(SCHEMES)}, with parameters as NAME:KEY=VALUE (partial-cyclic:P=4; default: %(default)s)",
+        help=f"one of: {', '.join(SCHEMES)}, with parameters as NAME:KEY=VALUE,... "
+        "(partial-cyclic:P=4)",
     )
-    p.add_argument("-n", type=int, default=6, help="number of workers (default: %(default)s)")
-    p.add_argument("-s", type=int, default=1, help="stragglers tolerated (default: %(default)s)")
+    p.add_argument("-n", type=int, default=6, help="number of workers")
+    p.add_argument("-s", type=int, default=1, help="stragglers tolerated")
     p.add_argument("--data", type=Path, help="an .npz with X (dense) and y; default: synthetic")
-    p.add_argument("--rows", type=int, default=12000, help="synthetic rows (default: %(default)s)")
-    p.add_argument(
-        "--features", type=int, default=200, help="synthetic features (default: %(default)s)"
-    )
+    add_dataset_options(p, "default: synthetic, --rows by --features")
+    p.add_argument("--rows", type=int, default=12000, help="synthetic rows")
+    p.add_argument("--features", type=int, default=200, help="synthetic features")
     add_run_options(p, "train")
-    p.add_argument(
-        "--out", type=Path, default=Path("runs/train"), help="output folder (default: %(default)s)"
-    )
+    p.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder")
     p.add_argument(
         "--resume",
         type=Path,
@@ -50,10 +48,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def load_data(args: argparse.Namespace, seed: int):
+    if args.dataset_params and args.dataset is None:
+        raise ValueError("--dataset-params needs --dataset NAME")
+    if args.dataset is not None:
+        if args.data is not None:
+            raise ValueError("give --data FILE.npz or --dataset NAME, not both")
+        from ..data import load_dataset
+
+        ds = load_dataset(args.dataset, seed=seed, **(dataset_params(args) or {}))
+        return ds.X_train, ds.y_train
     if args.data is None:
         return gaussian_mixture(args.rows, args.features, seed=seed)
     if not args.data.is_file():
-        raise ValueError(f"--data {args.data} does not exist")
+        raise ValueError(f"--data {args.data} does not exist (give an .npz holding X and y)")
     try:
         with np.load(args.data) as f:
             files = sorted(f.files)
@@ -110,15 +117,17 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         from ..runtime.mpi_launch import in_mpi_world, relaunch_under_mpiexec
 
         if not in_mpi_world():
+            prepare(args.out)  # before mpiexec starts n+1 processes
             return relaunch_under_mpiexec(args.n, argv, out=args.out)
         from ..runtime.engines.mpi import serve_if_worker
 
         serve_if_worker(args.n)  # worker ranks serve rank 0 until it exits, then SystemExit(0)
     code = make_code(args.scheme, args.n, args.s, seed=config.seed)
+    out = prepare(args.out)  # before the data are read and any worker starts
     X, y = load_data(args, config.seed)
     console = Console(stderr=True, highlight=False)
     text = json.dumps(options) + "\n"
-    atomic_write(prepare(args.out) / COMMAND, lambda f: f.write(text.encode()))
+    atomic_write(out / COMMAND, lambda f: f.write(text.encode()))
     with Progress(
         TextColumn(f"[bold]{code!r}"),
         BarColumn(),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -75,16 +75,18 @@ def verify(
     samples: int = 1_000,
     seed: int = 0,
     with_cond: bool = True,
+    on_set: Callable[[int, int], None] | None = None,
 ) -> Verification:
     """Decode every straggler set of size s (sampled past `limit`), uncached; record the worst.
 
-    A failure is an exact code's set that does not decode within `code.tol`.
+    A failure is an exact code's set that does not decode within `code.tol`. `on_set(done,
+    total)` is called after each set (a progress bar).
     """
     sets, count, exhaustive = straggler_sets(
         code.n, code.s, limit=limit, samples=samples, rng=np.random.default_rng(seed)
     )
     failures, worst_res, worst_cond, worst_amp, worst_set, first = 0, 0.0, 1.0, 0.0, (), ""
-    for S in sets:
+    for done, S in enumerate(sets, 1):
         mask = code.survivors(S)
         try:
             a = code.solve_uncached(mask)
@@ -96,6 +98,8 @@ def verify(
             worst_cond = max(worst_cond, condition(code, mask))
         if amp > worst_amp or not worst_set:
             worst_amp, worst_set = amp, S
+        if on_set is not None:
+            on_set(done, count)
     return Verification(
         count,
         exhaustive,

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..examples import find_config
 from ..runtime.config import RunConfig
+from ..spec import split_specs
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -41,7 +42,24 @@ class CompareConfig(RunConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "schemes", tuple(self.schemes))
+        schemes = split_specs(self.schemes) if isinstance(self.schemes, str) else self.schemes
+        if not isinstance(schemes, (list, tuple)) or not all(isinstance(x, str) for x in schemes):
+            raise ValueError(
+                f"schemes must be a list of scheme names (or one comma-separated string), "
+                f"got schemes={self.schemes!r}"
+            )
+        object.__setattr__(self, "schemes", tuple(schemes))
+        for name in ("n", "s"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{name} must be an integer, got {name}={value!r}")
+        if not isinstance(self.dataset, str):
+            raise ValueError(f"dataset must be a data set name (text), got {self.dataset!r}")
+        if not isinstance(self.dataset_params, dict):
+            raise ValueError(
+                "dataset_params must be a table of the data set's parameters ([dataset_params] "
+                f"in TOML), got {self.dataset_params!r}"
+            )
         if not self.schemes:
             raise ValueError("schemes must name at least one scheme")
         for name in ("model", "optimizer", "delay"):
@@ -55,7 +73,8 @@ class CompareConfig(RunConfig):
                 f"leave eval_every and record_params unset, got eval_every={self.eval_every!r}, "
                 f"record_params={self.record_params!r}"
             )
-        if self.target_auc is not None and not 0 < self.target_auc <= 1:
+        auc = self.target_auc
+        if auc is not None and not (_real(auc) and 0 < auc <= 1):
             raise ValueError(f"target_auc must be in (0, 1], got {self.target_auc!r}")
 
     def to_toml(self) -> str:
@@ -68,6 +87,10 @@ class CompareConfig(RunConfig):
                 f"{k} = {_toml_value(v)}" for k, v in params.items()
             ]
         return "\n".join(lines) + "\n"
+
+
+def _real(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def _toml_value(v: Any) -> str:

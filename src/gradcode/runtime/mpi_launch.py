@@ -15,6 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..registry import MissingDependency
+
 SHM = Path("/dev/shm")
 MPI_SHM_PREFIXES = ("mpich_shm_", "mpich", "MPICH", "sm_segment.", "vader_segment.", "psm2_shm")
 
@@ -48,9 +50,11 @@ def find_mpiexec() -> str:
         return str(here)
     found = shutil.which("mpiexec") or shutil.which("mpirun")
     if found is None:
-        raise RuntimeError(
-            "engine 'mpi' needs mpiexec: `pip install \"gradcode[mpi]\"` (the mpich wheel brings "
-            "one) or put your MPI's mpiexec on PATH (or set GRADCODE_MPIEXEC)"
+        raise MissingDependency(
+            "engine 'mpi' needs mpiexec, which is not on PATH",
+            'pip install "gradcode[mpi]", whose mpich wheel brings one; or put your MPI\'s '
+            "mpiexec on PATH, or set GRADCODE_MPIEXEC",
+            name="mpiexec",
         )
     return found
 
