@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -48,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         warn_shell_split(argv)
         return int(args.run(args, argv) or 0)
+    except BrokenPipeError:  # the reader went away (`gradcode ... | head`): nothing to say
+        with contextlib.suppress(OSError):  # no second error at interpreter exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except BaseException as e:  # noqa: BLE001 - sorted by the one policy in errors.py
         shown = isinstance(e, SystemExit) or (debug and not isinstance(e, KeyboardInterrupt))
         explained = None if shown else explain(e, command)
