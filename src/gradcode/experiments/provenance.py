@@ -9,6 +9,7 @@ import shlex
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..runtime.journal import TIMESTAMP
 from .tables import Comparison
 
 COMMAND = "command.json"  # written by `gradcode train` into its folder
@@ -18,9 +19,7 @@ WHEN = "%Y-%m-%d %H:%M UTC"
 def _utc(stamp: str) -> str:
     """A journal's `2026-12-01T22:48:14+0000` as `2026-12-01 22:48 UTC` (else unchanged)."""
     try:
-        return (
-            datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z").astimezone(timezone.utc).strftime(WHEN)
-        )
+        return datetime.strptime(stamp, TIMESTAMP).astimezone(timezone.utc).strftime(WHEN)
     except ValueError:
         return stamp
 

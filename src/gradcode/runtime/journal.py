@@ -238,6 +238,13 @@ def write_tables(out: str | Path, results: Sequence[Result], metrics: Sequence[s
     atomic_write(out / "workers.csv", lambda f: f.write(workers.encode()))
 
 
+TIMESTAMP = "%Y-%m-%dT%H:%M:%S%z"  # local time with its UTC offset, as result.json holds it
+
+
+def timestamp() -> str:
+    return time.strftime(TIMESTAMP)
+
+
 def status_of(result: Result) -> dict:
     return {
         "status": result.status,
@@ -248,7 +255,7 @@ def status_of(result: Result) -> dict:
         "segments": result.segments,
         "pid": os.getpid(),
         "host": socket.gethostname(),
-        "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "updated": timestamp(),
     }
 
 

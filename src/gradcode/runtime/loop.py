@@ -37,8 +37,7 @@ class RunState(Protocol):
     theta: np.ndarray
     state: Any  # the optimizer's state at `start`
     result: Result
-    round_timeout: float
-    deadline: float | None
+    config: Any  # the RunConfig: round_timeout, deadline
 
     def stepped(self, t: int, theta: np.ndarray, state: Any) -> None: ...
 
@@ -54,7 +53,8 @@ class RoundLoop:
             run.model,
             run.opt,
         )
-        self.round_timeout, self.deadline, self.result = run.round_timeout, run.deadline, run.result
+        self.round_timeout, self.deadline = run.config.round_timeout, run.config.deadline
+        self.result = run.result
         self.live = np.ones(self.code.n, dtype=bool)
         self.busy = np.zeros(self.code.n, dtype=bool)
         self.stale = self.stopped = 0

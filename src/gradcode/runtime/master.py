@@ -26,7 +26,7 @@ from .checkpoint import (
 from .config import RunConfig
 from .engines import make_engine
 from .faults import Fault
-from .journal import Journal, load_result
+from .journal import Journal, load_result, timestamp
 from .loop import RoundLoop, TrainingError
 from .result import Result, RoundRecord
 from .signals import Interrupted, deferred, interruptible, received
@@ -169,7 +169,6 @@ class _Run:
         run = cls()
         run.code, run.model, run.opt, run.X, run.y = code, model, opt, X, y
         run.config, run.delay = config, delay
-        run.round_timeout, run.deadline = config.round_timeout, config.deadline  # the loop's
         run.identity = {
             "data": data_fingerprint(X, y),
             "m": m,
@@ -191,7 +190,9 @@ class _Run:
         segment = {"from_round": 0, "scheme": code.name, "n": code.n, "s": code.s}
         if resume is not None:
             self._restore(Path(resume), segment)
-        self.result.segments.append({**segment, "engine": self.config.engine, "started": _now()})
+        self.result.segments.append(
+            {**segment, "engine": self.config.engine, "started": timestamp()}
+        )
         if self.out is not None:
             keep = self.start if resume is not None else None
             self.journal = Journal(self.out, self.result, keep=keep)
@@ -297,10 +298,6 @@ class _Run:
             self.checkpoint()
         finally:
             self.journal.close()
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 def _code(code: GradientCode | str, n: int | None, s: int | None, seed: int) -> GradientCode:
