@@ -8,7 +8,9 @@ hyperparameters; its state is a separate frozen :class:`OptState`::
     theta1, state = opt.step(theta0, g0, state)   # g0 = gradient evaluated at theta0
 
 ``step`` maps (theta_t, g(theta_t)) to theta_{t+1}, the parameters broadcast next round; it never
-modifies its inputs. ``lr`` is a float or a schedule: any callable ``t -> lr`` where t = 0, 1, ...
+modifies its inputs. ``update`` (see :func:`update`) is the same step for the master's hot path:
+it may overwrite theta, g and the state's buffers instead of allocating new vectors, and gives
+bit for bit the values ``step`` gives. ``lr`` is a float or a schedule: any callable ``t -> lr`` where t = 0, 1, ...
 counts the steps taken so far (``state.step``).
 """
 
@@ -173,6 +175,13 @@ class GD(_Base):
     ) -> tuple[np.ndarray, OptState]:
         return theta - learning_rate(self.lr, state.step) * g, OptState(state.step + 1)
 
+    def update(
+        self, theta: np.ndarray, g: np.ndarray, state: OptState
+    ) -> tuple[np.ndarray, OptState]:
+        np.multiply(g, learning_rate(self.lr, state.step), out=g)
+        np.subtract(theta, g, out=theta)
+        return theta, OptState(state.step + 1)
+
 
 @dataclass(frozen=True)
 class Nesterov(_Base):
@@ -206,6 +215,19 @@ class Nesterov(_Base):
         y_next = theta - learning_rate(self.lr, state.step) * g
         return y_next + mu * (y_next - state.bufs[0]), OptState(t, (y_next,))
 
+    def update(
+        self, theta: np.ndarray, g: np.ndarray, state: OptState
+    ) -> tuple[np.ndarray, OptState]:
+        t = state.step + 1
+        mu = (t - 1) / (t + 2) if self.momentum is None else self.momentum
+        y = state.bufs[0]
+        np.multiply(g, learning_rate(self.lr, state.step), out=g)
+        y_next = np.subtract(theta, g, out=theta)
+        np.subtract(y_next, y, out=g)
+        np.multiply(g, mu, out=g)
+        theta_next = np.add(y_next, g, out=y)  # y's buffer now holds theta_{t+1}
+        return theta_next, OptState(t, (y_next,))
+
 
 @dataclass(frozen=True)
 class Momentum(_Base):
@@ -230,6 +252,16 @@ class Momentum(_Base):
     ) -> tuple[np.ndarray, OptState]:
         v = self.beta * state.bufs[0] + g
         return theta - learning_rate(self.lr, state.step) * v, OptState(state.step + 1, (v,))
+
+    def update(
+        self, theta: np.ndarray, g: np.ndarray, state: OptState
+    ) -> tuple[np.ndarray, OptState]:
+        v = state.bufs[0]
+        np.multiply(v, self.beta, out=v)
+        np.add(v, g, out=v)
+        np.multiply(v, learning_rate(self.lr, state.step), out=g)
+        np.subtract(theta, g, out=theta)
+        return theta, OptState(state.step + 1, (v,))
 
 
 def check_adam(beta1: float, beta2: float, eps: float) -> None:
@@ -266,6 +298,15 @@ class Adam(_Base):
         m_hat, v_hat = m / (1 - self.beta1**t), v / (1 - self.beta2**t)
         lr = learning_rate(self.lr, state.step)
         return theta - lr * m_hat / (np.sqrt(v_hat) + self.eps), OptState(t, (m, v))
+
+
+def update(
+    opt: Optimizer, theta: np.ndarray, g: np.ndarray, state: OptState
+) -> tuple[np.ndarray, OptState]:
+    """`opt.step` in place where the optimizer has `update` (theta, g and the state's buffers
+    may be overwritten; the values are step's, bit for bit), else `opt.step` itself."""
+    in_place = getattr(opt, "update", None)
+    return opt.step(theta, g, state) if in_place is None else in_place(theta, g, state)
 
 
 OPTIMIZERS: dict[str, type] = {"gd": GD, "nesterov": Nesterov, "momentum": Momentum, "adam": Adam}

@@ -33,6 +33,7 @@ ROUND_COLUMNS = (
     "messages",
     "stale",
     "stopped",
+    "master_cpu_s",
 )
 WORKER_COLUMNS = ("scheme", "round", "worker", "arrival_s", "compute_s", "used")
 

@@ -114,6 +114,18 @@ class LinearModel(L2Penalty):
             return float(terms.sum())
         return float(_weights(w, terms.shape[0]) @ terms)
 
+    def value_and_grad(
+        self, theta: np.ndarray, X: Matrix, y: np.ndarray, w: np.ndarray | None = None
+    ) -> tuple[float, np.ndarray]:
+        """`loss` and `grad` together, from one X @ theta."""
+        z = np.asarray(X @ theta)
+        terms, r = self._terms(z, y), self._dz(z, y)
+        if w is not None:
+            w = _weights(w, r.shape[0])
+            r *= w
+            return float(w @ terms), np.asarray(X.T @ r, dtype=np.float64)
+        return float(terms.sum()), np.asarray(X.T @ r, dtype=np.float64)
+
     def predict_score(self, theta: np.ndarray, X: Matrix) -> np.ndarray:
         return np.asarray(X @ theta, dtype=np.float64)
 
@@ -127,6 +139,17 @@ def _weights(w: np.ndarray, m: int) -> np.ndarray:
     if w.shape != (m,):
         raise ValueError(f"w must have shape ({m},) (one weight per row), got shape {w.shape}")
     return w
+
+
+def value_and_grad(
+    model: Model, theta: np.ndarray, X: Matrix, y: np.ndarray, w: np.ndarray | None, **kw
+) -> tuple[float, np.ndarray]:
+    """(Σ_r w_r l_r(θ), Σ_r w_r ∇l_r(θ)): what a worker's message carries (the loss as one more
+    coordinate). One pass where the model has `value_and_grad`, else `loss` then `grad`."""
+    both = getattr(model, "value_and_grad", None)
+    if both is not None:
+        return both(theta, X, y, w, **kw)
+    return model.loss(theta, X, y, w), model.grad(theta, X, y, w, **kw)
 
 
 def full_objective(

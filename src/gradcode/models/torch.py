@@ -245,6 +245,18 @@ class TorchModel(L2Penalty):
     ) -> np.ndarray:
         """Σ_r w_r ∇l_r(θ) in one forward/backward pass; coded SGD: over the rows of the round's
         batch S_t only, times 1/p (see :meth:`batch_rows`)."""
+        return self.value_and_grad(theta, X, y, w, round)[1]
+
+    def value_and_grad(
+        self,
+        theta: np.ndarray,
+        X: Matrix,
+        y: np.ndarray,
+        w: np.ndarray | None = None,
+        round: int | None = None,
+    ) -> tuple[float, np.ndarray]:
+        """Σ_r w_r l_r(θ) and its gradient from the same forward pass (coded SGD: both over the
+        round's batch, times 1/p: unbiased estimates of the full sums)."""
         dev = torch.device(self.device)
         x, target = self._tensors(X, y, dev)
         scale = 1.0
@@ -254,15 +266,15 @@ class TorchModel(L2Penalty):
             x, target, w = x[rows], target[rows], None if w is None else np.asarray(w)[idx]
             scale = 1.0 / self.batch_fraction
         flat = self._flat(theta, dev, requires_grad=True)
+        value, g = 0.0, None
         if target.shape[0]:
             total = self._weighted(self._losses(flat, x, target), w)
             (g,) = torch.autograd.grad(total, flat, allow_unused=True)
-        else:
-            g = None
+            value = float(total.detach())
         if g is None:  # no rows, or no parameter reached the loss
             g = torch.zeros_like(flat)
         out = g.cpu().numpy().astype(np.float64)  # dtype -> float64 for the runtime's buffers
-        return out * scale if scale != 1.0 else out
+        return value * scale, (out * scale if scale != 1.0 else out)
 
     def loss(
         self, theta: np.ndarray, X: Matrix, y: np.ndarray, w: np.ndarray | None = None

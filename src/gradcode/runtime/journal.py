@@ -253,6 +253,7 @@ def status_of(result: Result) -> dict:
         "dead_workers": {str(k): v for k, v in sorted(result.dead.items())},
         "config": result.config,
         "segments": result.segments,
+        "master": result.master,
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "updated": timestamp(),
@@ -272,6 +273,7 @@ def round_row(result: Result, r: RoundRecord, metrics: Sequence[str] = ()) -> li
         r.messages,
         r.stale,
         r.stopped,
+        r.master_cpu_s,
         *(r.metrics.get(m, math.nan) for m in metrics),
     ]
 
@@ -308,6 +310,7 @@ def load_result(out: str | Path) -> Result:
         status=meta.get("status", "running"),
         error=meta.get("error", ""),
         segments=meta.get("segments", []),
+        master=meta.get("master", {}),
     )
     if result.status == "running" and not _alive(meta.get("pid"), meta.get("host")):
         result.status = "died"
@@ -364,6 +367,7 @@ def _record(row: dict, workers: list[tuple[int, float, float]]) -> RoundRecord:
         int(row["stale"]),
         int(row["stopped"]),
         {k: number(v) for k, v in row.items() if k not in ROUND_COLUMNS},
+        number(row.get("master_cpu_s", "")),  # older folders have no such column
     )
 
 
@@ -378,8 +382,9 @@ def _cut(out: Path, keep: int, result: Result) -> None:
     for name, columns in (("rounds.csv", ROUND_COLUMNS), ("workers.csv", WORKER_COLUMNS)):
         header, rows = read_rows(out / name)
         columns = columns + tuple(c for c in header if c not in columns)
-        kept = [r for r in rows if int(r["round"]) < keep]  # a folder before `scheme`: filled
-        text = encode([columns, *([r.get(c, result.scheme) for c in columns] for r in kept)])
+        kept = [r for r in rows if int(r["round"]) < keep]
+        filled = {"scheme": result.scheme}  # a folder from before a column: scheme, else empty
+        text = encode([columns, *([r.get(c, filled.get(c, "")) for c in columns] for r in kept)])
         atomic_write(out / name, lambda f, t=text: f.write(t.encode()))
     params, d = out / "params.f64", result.config.get("d")
     if params.is_file() and d:

@@ -1,5 +1,10 @@
 """The master's rounds, written once: broadcast, gather until the code can decode, decode, step,
-record. A dead worker is a permanent straggler; when the live ones cannot decode, TrainingError."""
+record. A dead worker is a permanent straggler; when the live ones cannot decode, TrainingError.
+
+Per round the master's work is O(messages x d) and nothing more: θ goes out once (the engine
+writes or sends one buffer for every worker), the decoded gradient, its L2 term and the decoded
+training loss come from one fused pass over the arrived messages (combine.py), the optimizer
+steps in place. It never passes over the training data: the loss travels in the messages."""
 
 from __future__ import annotations
 
@@ -10,9 +15,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..codes import GradientCode
+from ..models.base import L2Penalty
+from ..optim import OptState, update
+from .combine import Combiner
 from .messages import Idle, Reply, WorkerDied
 from .result import Result, RoundRecord
 from .signals import deferred
+from .worker import message_width
 
 
 class TrainingError(RuntimeError):
@@ -31,8 +40,7 @@ class RunState(Protocol):
     code: GradientCode
     model: Any
     opt: Any
-    X: Any
-    y: np.ndarray
+    m: int  # training rows
     start: int  # the first round to run
     theta: np.ndarray
     state: Any  # the optimizer's state at `start`
@@ -65,23 +73,30 @@ class RoundLoop:
 
     def run(self, rounds, eval_every, on_round) -> None:
         run, model, result = self.run_, self.model, self.result
-        X, y, m, theta, state = run.X, run.y, run.X.shape[0], run.theta, run.state
+        m, theta, state = run.m, _own(run.theta), _own_state(run.state)
+        d = theta.size
+        combine = Combiner(message_width(d))
+        l2 = _l2(model)
+        clock = time.process_time()
         for t in range(run.start, rounds):
             t0 = time.perf_counter()
             a, vectors, arrival, compute = self.gather(t, t0, theta)
             self.eng.round_done(t)
             used = np.flatnonzero(a)
-            g = np.zeros_like(theta)
-            for i in used:
-                g += a[i] * vectors[int(i)]
-            g = g / m + model.penalty_grad(theta)
-            theta_t = theta
-            theta, state = self.opt.step(theta, g, state)
+            # g = (1/m) Σ a_i g_i + l2·θ, and the decoded loss, in one pass over the messages
+            coefs = [a[i] / m for i in used] + ([l2] if l2 else [])
+            decoded = combine(coefs, [vectors[int(i)] for i in used] + ([theta] if l2 else []))
+            g, loss_mean = decoded[:d], decoded[d]  # (1/m) Σ a_i l_i: θ (for l2) is d long
+            if l2 is None:
+                g += model.penalty_grad(theta)
+            record_loss = eval_every and t % eval_every == 0
+            penalty = model.penalty(theta) if record_loss else 0.0
+            theta, state = update(self.opt, theta, g, state)
             wall = time.perf_counter() - t0
-            loss = math.nan
-            if eval_every and t % eval_every == 0:
-                loss = model.loss(theta_t, X, y) / m + model.penalty(theta_t)
+            loss = loss_mean + penalty if record_loss else math.nan
             residual, error = self.code.misfit(a)
+            now = time.process_time()
+            cpu, clock = now - clock, now
             record = RoundRecord(
                 t,
                 wall,
@@ -94,6 +109,7 @@ class RoundLoop:
                 len(vectors),
                 self.stale,
                 self.stopped,
+                master_cpu_s=cpu,
             )
             with deferred():  # the round is recorded whole, or not at all
                 result.rounds.append(record)
@@ -161,6 +177,24 @@ class RoundLoop:
                     eng.send(i, t, theta)
                     busy[i] = True
         return code.decode(arrived), vectors, arrival, compute
+
+
+def _l2(model) -> float | None:
+    """The model's L2 weight where its penalty gradient is l2·θ (it then joins the fused sum);
+    None: the loop adds `penalty_grad(θ)` itself."""
+    return float(model.l2) if isinstance(model, L2Penalty) else None
+
+
+def _own(theta: np.ndarray) -> np.ndarray:
+    """θ as a float64 array of the loop's own, which the in-place steps may overwrite."""
+    return np.array(theta, dtype=np.float64)
+
+
+def _own_state(state: Any) -> Any:
+    """The optimizer state with buffers of the loop's own (no alias of θ or of a caller's)."""
+    if isinstance(state, OptState):
+        return OptState(state.step, tuple(np.array(b, dtype=np.float64) for b in state.bufs))
+    return state
 
 
 def _fail(code: GradientCode, t: int, result: Result, why: str):

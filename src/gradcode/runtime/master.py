@@ -4,6 +4,7 @@ The rounds themselves are loop.py's; the folder is journal.py's and checkpoint.p
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,7 +31,7 @@ from .journal import Journal, load_result, timestamp
 from .loop import RoundLoop, TrainingError
 from .result import Result, RoundRecord
 from .signals import Interrupted, deferred, interruptible, received
-from .worker import Segment, WorkerJob
+from .worker import Segment, WorkerJob, message_width
 
 
 def make_jobs(
@@ -167,7 +168,7 @@ class _Run:
             "row_time": config.row_time,
         }
         run = cls()
-        run.code, run.model, run.opt, run.X, run.y = code, model, opt, X, y
+        run.code, run.model, run.opt, run.X, run.y, run.m = code, model, opt, X, y, m
         run.config, run.delay = config, delay
         run.identity = {
             "data": data_fingerprint(X, y),
@@ -240,8 +241,8 @@ class _Run:
                 jobs = make_jobs(
                     self.code, self.X, self.y, self.model, self.delay, c.faults, c.row_time
                 )
-                dtype = np.dtype(c.message_dtype)
-                eng.start(jobs, self.theta.size, parts=self.code.parts, dtype=dtype)
+                dtype, d = np.dtype(c.message_dtype), self.theta.size
+                eng.start(jobs, d, parts=self.code.parts, dtype=dtype, width=message_width(d))
                 loop = RoundLoop(self, eng)
                 loop.run(rounds, eval_every, on_round)
             result.status, result.error = "ok", ""
@@ -287,17 +288,32 @@ class _Run:
         Checkpoint(
             self.start, self.theta, self.state, dict(self.result.dead), self.code_id, self.identity
         ).save(self.journal.out)
+        self.result.master = master_usage()
         self.journal.write_status()
         self.last_checkpoint = time.monotonic()
 
     def _close(self) -> None:
         """At every end: the last checkpoint, then the journal's end state."""
+        self.result.master = master_usage()
         if self.journal is None:
             return
         try:
             self.checkpoint()
         finally:
             self.journal.close()
+
+
+def master_usage() -> dict:
+    """This (the master's) process so far: peak resident memory in bytes (0 where the OS does
+    not say) and CPU seconds."""
+    try:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak *= 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    except (ImportError, OSError):
+        peak = 0
+    return {"peak_rss_bytes": int(peak), "cpu_s": time.process_time()}
 
 
 def _code(code: GradientCode | str, n: int | None, s: int | None, seed: int) -> GradientCode:

@@ -21,12 +21,13 @@ class RoundRecord:
     compute_s: np.ndarray  # (n,) pure gradient time of each arrived worker; NaN otherwise
     survivors: tuple[int, ...]  # the workers (messages, for multi-message codes) the decode used
     residual: float  # max|aᵀB - 1| of the decode
-    loss: float = math.nan  # training objective at the round's parameters (outside the timing)
+    loss: float = math.nan  # training objective at the round's parameters, decoded with g
     error: float = 0.0  # ||aᵀB - 1||²/k: 0 for an exact decode (see GradientCode.error)
     messages: int = 0  # messages of this round that arrived before the decode
     stale: int = 0  # messages of earlier rounds that arrived meanwhile (dropped)
     stopped: int = 0  # workers that reported stopping an earlier round early (multi-message)
     metrics: dict[str, float] = field(default_factory=dict)  # evaluated after the run (test_auc..)
+    master_cpu_s: float = math.nan  # CPU seconds of the master process over the round
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Result:
     status: str = "running"  # "ok" | "failed" | "interrupted"; read back: "died" (no end)
     error: str = ""
     segments: list[dict] = field(default_factory=list)  # one per start or resume of the run
+    master: dict = field(default_factory=dict)  # the master process: peak_rss_bytes, cpu_s
 
     @property
     def scheme(self) -> str:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..delays import DelayModel, NoDelay
 from ..models import Model
+from ..models.base import value_and_grad
 from .faults import Fault
 
 
@@ -23,6 +24,12 @@ class Segment:
 
 
 Message = tuple[Segment, ...]  # the chunks of one message, computed in order
+
+
+def message_width(d: int) -> int:
+    """Values in one message for d parameters: the gradient's d, then the loss (the same
+    B-weighted sum, so the master decodes the training loss with the gradient)."""
+    return d + 1
 
 
 def never_stop() -> bool:
@@ -54,7 +61,8 @@ class WorkerJob:
         out: np.ndarray,
         stop: Callable[[], bool] = never_stop,
     ) -> Iterator[tuple[int, float, bool]]:
-        """Compute the messages in order, message p into out[p]; after each yield
+        """Compute the messages in order, message p into out[p] (`message_width(d)` values: the
+        B-weighted gradient, then the B-weighted loss); after each yield
         (p, compute_s, last). The injected delay is really waited out, chunk by chunk: the
         slowdown factor on each chunk's compute (and on the emulated `row_time` per row), the
         extra seconds spread over the chunks by their rows.
@@ -66,6 +74,7 @@ class WorkerJob:
                 fault.strike()
         extra, factor = self.delay.sample(round, self.n)
         extra, factor = extra[self.worker], factor[self.worker]
+        d = theta.size  # a message: the B-weighted gradient (d), then the B-weighted loss
         todo = [p for p, chunks in enumerate(self.messages) if chunks is not None]
         rows = sum(seg.y.size for p in todo for seg in self.messages[p]) or 1
         kw = {"round": round} if getattr(self.model, "takes_round", False) else {}  # coded SGD
@@ -75,11 +84,17 @@ class WorkerJob:
                 if stop():
                     return
                 t0 = time.perf_counter()
-                g = self.model.grad(theta, seg.X, seg.y, seg.w, **kw) if seg.y.size else 0.0
+                loss, g = (
+                    value_and_grad(self.model, theta, seg.X, seg.y, seg.w, **kw)
+                    if seg.y.size
+                    else (0.0, 0.0)
+                )
                 if c:
-                    out[p] += g
+                    out[p, :d] += g
+                    out[p, d] += loss
                 else:
-                    out[p] = g
+                    out[p, :d] = g
+                    out[p, d] = loss
                 spent = time.perf_counter() - t0
                 compute_s += spent
                 emulated = self.row_time * seg.y.size

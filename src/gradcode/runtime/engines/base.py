@@ -21,13 +21,21 @@ class Engine(Protocol):
     n: int
 
     def start(
-        self, jobs: Sequence[WorkerJob], d: int, *, parts: int = 1, dtype: np.dtype = np.float64
+        self,
+        jobs: Sequence[WorkerJob],
+        d: int,
+        *,
+        parts: int = 1,
+        dtype: np.dtype = np.float64,
+        width: int | None = None,
     ) -> None:
         """Launch the n workers, each with its job; d is the parameter dimension, `parts` the
-        message slots per worker and round, `dtype` the messages' element type."""
+        message slots per worker and round, `dtype` the messages' element type and `width`
+        the values in one message (default `message_width(d)`: gradient, then loss)."""
 
     def send(self, worker: int, round: int, theta: np.ndarray) -> None:
-        """Give an idle worker the task (round, theta)."""
+        """Give an idle worker the task (round, theta). Every worker of a round is sent the
+        same theta: an engine writes it out once per round, not once per worker."""
 
     def round_done(self, round: int) -> None:
         """The master needs nothing more for rounds <= round: a worker still sending messages

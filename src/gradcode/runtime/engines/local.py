@@ -1,10 +1,13 @@
 """Embedded engine: one process per worker, shared memory for parameters and results.
 
-Each worker has its own parameter slot (d float64) and result slots (one per message, d values of
-the message dtype) in one anonymous shared mapping that the forked workers inherit (nothing in
-/dev/shm, so nothing there can outlive the run); the master writes a worker's parameter slot only
-while that worker is idle, so no read is ever torn. Notices (task, reply, idle, error) travel over one
-pipe per worker; the master waits on the pipes and the process sentinels together, so a dead
+One anonymous shared mapping, inherited by the forked workers (nothing in /dev/shm, so nothing
+there can outlive the run), holds the parameters and every worker's result slots (one per
+message, `width` values of the message dtype). Parameters are written once per round, not once
+per worker: a round's θ goes into one of SHARED shared slots that no busy worker is reading, and
+every worker sent that round reads it there; only when a straggler still reads each shared slot
+does a worker get θ copied into its own private slot. So no read is ever torn, and a round
+costs one copy of θ. A task names the slot to read. Notices (task, reply, idle, error) travel
+over one pipe per worker; the master waits on the pipes and the process sentinels together, so a dead
 worker is seen at once. One shared integer holds the last round the master finished: a worker
 between two chunks of an older round stops there. Workers are forked (POSIX).
 
@@ -29,7 +32,9 @@ import numpy as np
 
 from ..messages import Event, Idle, Reply, WorkerDied
 from ..serve import serve
-from ..worker import WorkerJob
+from ..worker import WorkerJob, message_width
+
+SHARED = 2  # shared parameter slots: the round's, and the last one's for its stragglers
 
 
 class _PipeLink:
@@ -40,19 +45,25 @@ class _PipeLink:
         self,
         conn: Connection,
         inherited: Sequence[Connection],
-        theta: np.ndarray,
+        slots: np.ndarray,
         out: np.ndarray,
         done: np.ndarray,
     ) -> None:
         self.conn, self.inherited = conn, inherited
-        self.theta, self.out, self.done = theta, out, done
+        self.slots, self.out, self.done = slots, out, done
+        self.theta = slots[0]
 
     def release(self) -> None:
         for other in self.inherited:  # the master's pipe ends: only the master may hold them
             other.close()
 
     def recv(self) -> int | None:
-        return self.conn.recv()
+        task = self.conn.recv()
+        if task is None:
+            return None
+        round_, slot = task
+        self.theta = self.slots[slot]
+        return round_
 
     def finished(self) -> int:
         return int(self.done[0])
@@ -76,23 +87,35 @@ class LocalEngine:
         self._conns: list[Connection] = []
         self._shm: mmap.mmap | None = None
         self._alive: set[int] = set()
+        self.copies = 0  # θ copies written: one per round, more only for stragglers' sake
 
     def start(
-        self, jobs: Sequence[WorkerJob], d: int, *, parts: int = 1, dtype: np.dtype = np.float64
+        self,
+        jobs: Sequence[WorkerJob],
+        d: int,
+        *,
+        parts: int = 1,
+        dtype: np.dtype = np.float64,
+        width: int | None = None,
     ) -> None:
         ctx = mp.get_context("fork")
-        dtype = np.dtype(dtype)
-        sizes = [8, self.n * d * 8, self.n * parts * d * dtype.itemsize]  # done, params, results
-        self._shm = mmap.mmap(-1, sum(sizes))  # MAP_SHARED | MAP_ANONYMOUS: forked workers share it
+        dtype, n, width = np.dtype(dtype), self.n, message_width(d) if width is None else width
+        slots = SHARED + n  # shared parameter slots, then one private slot per worker
+        sizes = [8, slots * d * 8, n * parts * width * dtype.itemsize]  # done, params, results
+        # MAP_SHARED | MAP_ANONYMOUS: the forked workers share it; pages never written (the
+        # private slots of workers that never need one) take no memory
+        self._shm = mmap.mmap(-1, sum(sizes))
         self._done = np.ndarray((1,), np.int64, self._shm)
-        self._params = np.ndarray((self.n, d), np.float64, self._shm, sizes[0])
-        self._results = np.ndarray((self.n, parts, d), dtype, self._shm, sizes[0] + sizes[1])
+        self._params = np.ndarray((slots, d), np.float64, self._shm, sizes[0])
+        self._results = np.ndarray((n, parts, width), dtype, self._shm, sizes[0] + sizes[1])
         self._done[0] = -1
+        self._reading = np.full(n, -1)  # the slot each busy worker reads (-1: none)
+        self._published = (-1, -1)  # (round, shared slot) of the newest θ written
         for job in jobs:
             i = job.worker
             master_end, worker_end = ctx.Pipe()
             inherited = [*self._conns, master_end]
-            link = _PipeLink(worker_end, inherited, self._params[i], self._results[i], self._done)
+            link = _PipeLink(worker_end, inherited, self._params, self._results[i], self._done)
             proc = ctx.Process(
                 target=serve,
                 args=(job, link, os.getpid()),
@@ -106,9 +129,24 @@ class LocalEngine:
         self._alive = set(range(self.n))
 
     def send(self, worker: int, round: int, theta: np.ndarray) -> None:
-        self._params[worker] = theta
+        slot = self._slot_for(round, theta, worker)
+        self._reading[worker] = slot
         with contextlib.suppress(BrokenPipeError, OSError):  # dead: its sentinel reports it
-            self._conns[worker].send(round)
+            self._conns[worker].send((round, slot))
+
+    def _slot_for(self, round: int, theta: np.ndarray, worker: int) -> int:
+        """Where `worker` reads round's θ: the round's shared slot (written on its first send),
+        else, while busy workers read every shared slot, the worker's own private slot."""
+        if self._published[0] == round:
+            return self._published[1]
+        busy = set(self._reading[self._reading >= 0].tolist())
+        free = [k for k in range(SHARED) if k not in busy]
+        slot = free[0] if free else SHARED + worker
+        self._params[slot] = theta
+        self.copies += 1
+        if free:
+            self._published = (round, slot)
+        return slot
 
     def round_done(self, round: int) -> None:
         self._done[0] = round
@@ -128,6 +166,7 @@ class LocalEngine:
                 events.extend(self._drain(i))  # a last reply or traceback may precede the exit
                 if i in self._alive:
                     self._alive.discard(i)
+                    self._reading[i] = -1
                     events.append(WorkerDied(i, _exit_reason(self._procs[i].exitcode)))
         return events
 
@@ -140,10 +179,14 @@ class LocalEngine:
                 if kind == "reply":
                     round_, part, compute_s, last = body
                     events.append(Reply(round_, i, compute_s, self._results[i, part], part, last))
+                    if last:
+                        self._reading[i] = -1
                 elif kind == "idle":
                     events.append(Idle(body[0], i))
+                    self._reading[i] = -1
                 else:
                     self._alive.discard(i)
+                    self._reading[i] = -1
                     events.append(WorkerDied(i, f"raised an exception:\n{body[0]}"))
         except (EOFError, OSError):
             pass  # the sentinel reports the death
@@ -154,6 +197,7 @@ class LocalEngine:
             self._procs[worker].kill()
         self._procs[worker].join(1.0)
         self._alive.discard(worker)
+        self._reading[worker] = -1
 
     def close(self) -> None:
         """Ask every worker to stop; SIGKILL those still running 1 s later (busy or hung)."""

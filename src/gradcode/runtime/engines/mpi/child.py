@@ -29,7 +29,7 @@ class Child:
     """The rank's handle on its compute process: start it, give it a task, read its answers."""
 
     def __init__(
-        self, job: WorkerJob, task: np.ndarray, reply: np.ndarray, dtype: np.dtype
+        self, job: WorkerJob, task: np.ndarray, reply: np.ndarray, width: int, dtype: np.dtype
     ) -> None:
         to_child, self._to_child = os.pipe()
         self._from_child, from_child = os.pipe()
@@ -41,7 +41,8 @@ class Child:
             self.pid = os.fork()
         if self.pid == 0:  # pragma: no cover - runs in the child
             rank_fds = (self._to_child, self._from_child)
-            _main(job, _RankLink(task, reply, dtype, to_child, from_child, rank_fds), rank_pid)
+            link = _RankLink(task, reply, width, dtype, to_child, from_child, rank_fds)
+            _main(job, link, rank_pid)
         os.close(to_child)
         os.close(from_child)
 
@@ -99,16 +100,16 @@ class _RankLink:
         self,
         task: np.ndarray,
         reply: np.ndarray,
+        width: int,
         dtype: np.dtype,
         rfd: int,
         wfd: int,
         rank_fds: tuple[int, ...],
     ) -> None:
         self.task, self.reply, self.dtype, self.rfd, self.wfd = task, reply, dtype, rfd, wfd
-        self.rank_fds = rank_fds
-        self.d = task.size - 2
+        self.rank_fds, self.width = rank_fds, width
         self.theta = task[1:-1]
-        self.out = np.zeros((reply.shape[0], self.d), dtype)
+        self.out = np.zeros((reply.shape[0], width), dtype)
         self.slot = 0  # the reply slot of the next message of this task
 
     def release(self) -> None:
@@ -128,7 +129,7 @@ class _RankLink:
 
     def send(self, round: int, part: int, compute_s: float, last: bool) -> None:
         slot = self.reply[self.slot]
-        payload(slot, self.d, self.dtype)[:] = self.out[part]
+        payload(slot, self.width, self.dtype)[:] = self.out[part]
         header(slot)[1:] = round, compute_s, part, last
         os.write(self.wfd, b"d" + struct.pack("<I", self.slot))
         self.slot += 1

@@ -14,7 +14,7 @@ import numpy as np
 from mpi4py import MPI
 
 from ...messages import Event, Idle, Reply, WorkerDied
-from ...worker import WorkerJob
+from ...worker import WorkerJob, message_width
 from .rank import serve_forever
 from .wire import EMPTY, ERROR_MAX, MASTER, Tag, header, nap, payload, reply_bytes
 
@@ -83,13 +83,20 @@ class MPIEngine:
     # -- Engine protocol -------------------------------------------------------------------
 
     def start(
-        self, jobs: Sequence[WorkerJob], d: int, *, parts: int = 1, dtype: np.dtype = np.float64
+        self,
+        jobs: Sequence[WorkerJob],
+        d: int,
+        *,
+        parts: int = 1,
+        dtype: np.dtype = np.float64,
+        width: int | None = None,
     ) -> None:
         _state["session"] += 1
         self.session, n = _state["session"], self.n
         self._dtype, self._parts = np.dtype(dtype), parts
-        self._sbuf = np.zeros((n, d + 1))  # task: [round, theta]
-        self._rbuf = np.zeros((n, parts, reply_bytes(d, self._dtype)), np.uint8)  # reply slots
+        self._d, self._width = d, message_width(d) if width is None else width
+        self._tasks = _TaskBuffers(d)
+        self._rbuf = np.zeros((n, parts, reply_bytes(self._width, self._dtype)), np.uint8)
         self._slot = np.zeros(n, dtype=np.intp)  # the slot the next reply of a worker lands in
         self._busy = np.zeros(n, dtype=bool)  # sent a task, its last reply not in yet
         self._dbuf = np.zeros((n, 1))  # DONE: [round]
@@ -100,6 +107,7 @@ class MPIEngine:
             payload = (
                 self.session,
                 d,
+                self._width,
                 self._dtype.str,
                 parts,
                 pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL),
@@ -122,13 +130,12 @@ class MPIEngine:
         if not self._live[worker]:
             return
         self._wait_quietly(self._send[worker])  # the previous task is long gone: it replied
-        buf = self._sbuf[worker]
-        buf[0] = round
-        buf[1:] = theta
+        buf = self._tasks.of(round, theta)
         self._slot[worker] = 0
         self._busy[worker] = True
         self._post_reply(worker)
-        self._send[worker] = self._isend(worker, buf, Tag.TASK)
+        self._send[worker] = req = self._isend(worker, buf, Tag.TASK)
+        self._tasks.sending(req)
 
     def round_done(self, round: int) -> None:
         """Tell busy workers of multi-message codes to stop older rounds after their message."""
@@ -292,7 +299,7 @@ class MPIEngine:
         if part < 0:
             self._events.append(Idle(int(round_), i))
         else:
-            vector = payload(raw, self._sbuf.shape[1] - 1, self._dtype)
+            vector = payload(raw, self._width, self._dtype)
             self._events.append(Reply(int(round_), i, compute_s, vector, int(part), bool(last)))
         if part < 0 or last:
             self._busy[i] = False
@@ -313,6 +320,45 @@ class MPIEngine:
             self._gone[worker] = True
             self._live[worker] = False
             self._events.append(WorkerDied(worker, reason))
+
+
+class _TaskBuffers:
+    """The task buffers [round, θ]: one per round, sent to every worker of that round (never a
+    copy per worker); a buffer is rewritten only once every send from it has completed (two
+    suffice unless a send to a straggler is still in flight, then one more is made)."""
+
+    def __init__(self, d: int) -> None:
+        self.d = d
+        self.bufs: list[np.ndarray] = []
+        self.pending: list[list[MPI.Request]] = []
+        self.current = -1  # index of the newest round's buffer
+        self.copies = 0
+
+    def of(self, round: int, theta: np.ndarray) -> np.ndarray:
+        """The buffer holding round's θ (written now, on the round's first send)."""
+        if self.current >= 0 and self.bufs[self.current][0] == round:
+            return self.bufs[self.current]
+        free = [k for k in range(len(self.bufs)) if k != self.current and self._done(k)]
+        if free:
+            k = free[0]
+        else:
+            self.bufs.append(np.zeros(self.d + 1))
+            self.pending.append([])
+            k = len(self.bufs) - 1
+        buf = self.bufs[k]
+        buf[0] = round
+        buf[1:] = theta
+        self.current, self.copies = k, self.copies + 1
+        return buf
+
+    def sending(self, req: MPI.Request) -> None:
+        """A send from the newest round's buffer is in flight."""
+        self.pending[self.current].append(req)
+
+    def _done(self, k: int) -> bool:
+        """Whether every send from buffer k has completed (a failed one counts as done)."""
+        self.pending[k] = [r for r in self.pending[k] if not _test_quietly(r)]
+        return not self.pending[k]
 
 
 # -- master shutdown ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """What travels between rank 0 and the worker ranks: tags, the reply layout, polling naps.
 
 A reply slot is raw bytes: a float64 header [session, round, compute_s, part, last], then the
-message's d values in the session's dtype, rounded up to 8 bytes; part -1 says the worker
+message's `width` values (gradient, then loss) in the session's dtype, rounded up to 8 bytes; part -1 says the worker
 stopped the round early. See docs/mpi.md for the whole table.
 """
 
@@ -27,9 +27,9 @@ HEADER = 5  # reply header: session, round, compute_s, part, last (float64)
 EMPTY = np.empty(0, dtype=np.float64)  # the body of STOP, KILL, SHUTDOWN
 
 
-def reply_bytes(d: int, dtype: np.dtype) -> int:
-    """Bytes of one reply slot: the float64 header and d values, rounded up to 8 (alignment)."""
-    return -(-(8 * HEADER + d * dtype.itemsize) // 8) * 8
+def reply_bytes(width: int, dtype: np.dtype) -> int:
+    """Bytes of one reply slot: the float64 header and `width` values, rounded up to 8."""
+    return -(-(8 * HEADER + width * dtype.itemsize) // 8) * 8
 
 
 def header(slot: np.ndarray) -> np.ndarray:
@@ -37,9 +37,9 @@ def header(slot: np.ndarray) -> np.ndarray:
     return slot[: 8 * HEADER].view(np.float64)
 
 
-def payload(slot: np.ndarray, d: int, dtype: np.dtype) -> np.ndarray:
-    """The d message values of a reply slot (a view)."""
-    return slot[8 * HEADER : 8 * HEADER + d * dtype.itemsize].view(dtype)
+def payload(slot: np.ndarray, width: int, dtype: np.dtype) -> np.ndarray:
+    """The `width` message values of a reply slot (a view)."""
+    return slot[8 * HEADER : 8 * HEADER + width * dtype.itemsize].view(dtype)
 
 
 def nap(last: float, deadline: float, longest: float = MAX_NAP) -> float:
