@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .codes import SCHEMES, DecodingError, GradientCode, make_code
+    from .data.rows import NpzRows, save_rows
     from .runtime import Fault, Interrupted, Result, RunConfig, TrainingError, load_result, train
     from .simulate import simulate
 
@@ -24,6 +25,8 @@ _LAZY = {
     "DecodingError": "codes",
     "GradientCode": "codes",
     "make_code": "codes",
+    "NpzRows": "data.rows",
+    "save_rows": "data.rows",
     "Fault": "runtime",
     "Interrupted": "runtime",
     "Result": "runtime",
@@ -40,11 +43,13 @@ __all__ = [
     "Fault",
     "GradientCode",
     "Interrupted",
+    "NpzRows",
     "Result",
     "RunConfig",
     "TrainingError",
     "load_result",
     "make_code",
+    "save_rows",
     "simulate",
     "train",
 ]

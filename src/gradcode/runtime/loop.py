@@ -179,6 +179,14 @@ class RoundLoop:
         return code.decode(arrived), vectors, arrival, compute
 
 
+def _summary(reason: str) -> str:
+    """One line of why a worker died: its exception's last line where it raised one."""
+    lines = [ln for ln in reason.splitlines() if ln.strip()]
+    if len(lines) > 1 and lines[0].startswith("raised an exception"):
+        return f"raised {lines[-1].strip()}"
+    return lines[0] if lines else reason
+
+
 def _l2(model) -> float | None:
     """The model's L2 weight where its penalty gradient is l2·θ (it then joins the fused sum);
     None: the loop adds `penalty_grad(θ)` itself."""
@@ -198,7 +206,7 @@ def _own_state(state: Any) -> Any:
 
 
 def _fail(code: GradientCode, t: int, result: Result, why: str):
-    reasons = "; ".join(f"worker {i}: {r.splitlines()[0]}" for i, r in sorted(result.dead.items()))
+    reasons = "; ".join(f"worker {i}: {_summary(r)}" for i, r in sorted(result.dead.items()))
     raise TrainingError(
         f"round {t}: cannot decode: {why} ({reasons}); {code!r} needs "
         f"{code.decoder.requirement}. {len(result.rounds)} completed rounds were kept.",

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..codes import STRAGGLER_FREE, GradientCode, make_code, needs_s
 from ..data import split_rows, worker_rows
+from ..data.rows import NpzRows
 from ..delays import DelayModel
 from ..models import Model
 from ..spec import parse_spec
@@ -31,7 +32,7 @@ from .journal import Journal, load_result, timestamp
 from .loop import RoundLoop, TrainingError
 from .result import Result, RoundRecord
 from .signals import Interrupted, deferred, interruptible, received
-from .worker import Segment, WorkerJob, message_width
+from .worker import FileRows, Segment, WorkerJob, message_width
 
 
 def make_jobs(
@@ -51,7 +52,7 @@ def make_jobs(
 
     def segment(msg: int, held: tuple[int, ...]) -> Segment:
         rows, w = worker_rows(held, code.B[msg], parts)
-        return Segment(X[rows], y[rows], w)
+        return Segment(FileRows(X, rows) if isinstance(X, NpzRows) else X[rows], y[rows], w)
 
     jobs = []
     for i in range(code.n):
@@ -90,7 +91,9 @@ def train(
     stops waiting then and steps with the best approximation the arrived messages give
     (recording its error). Messages travel as `message_dtype`; the master sums in float64.
     (X, y) are checked by the model's `check_data` (a TorchModel also takes tensors, or a torch
-    Dataset as X with y left out).
+    Dataset as X with y left out). X may also stay in its file: an `NpzRows` or its spec
+    "npz:path=FILE" (an uncompressed .npz with X and y), y left out; then every worker reads only
+    the rows of its partitions, on either engine, and the master reads none of X.
     `row_time` adds emulated work: each worker sleeps that many seconds per row it processes,
     times its delay factor (a heavier model, or dedicated machines, on a host whose cores the
     workers share). A dead worker is a permanent straggler; when the live workers can no longer
@@ -303,16 +306,35 @@ class _Run:
             self.journal.close()
 
 
+def data_source(spec: str) -> NpzRows:
+    """A training set given by reference: "npz:path=FILE" (members X and y; `X=`/`y=` name
+    others), an uncompressed .npz whose rows each worker reads for itself."""
+    name, params = parse_spec(spec, "data source", text={"path", "X", "y"})
+    if name != "npz" or "path" not in params or set(params) - {"path", "X", "y"}:
+        raise ValueError(
+            f"data given by reference must look like npz:path=FILE[;X=NAME;y=NAME], got {spec!r}"
+        )
+    return NpzRows(str(params["path"]), str(params.get("X", "X")), str(params.get("y", "y")))
+
+
 def master_usage() -> dict:
     """This (the master's) process so far: peak resident memory in bytes (0 where the OS does
-    not say) and CPU seconds."""
+    not say) and CPU seconds. Linux: VmHWM of /proc/self/status (getrusage's ru_maxrss would
+    also count the memory of the process that started this one, which it keeps across exec)."""
+    peak = 0
     try:
-        import resource
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    peak = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        try:
+            import resource
 
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        peak *= 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
-    except (ImportError, OSError):
-        peak = 0
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            peak *= 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB elsewhere
+        except (ImportError, OSError):
+            peak = 0
     return {"peak_rss_bytes": int(peak), "cpu_s": time.process_time()}
 
 
@@ -335,8 +357,22 @@ def _code(code: GradientCode | str, n: int | None, s: int | None, seed: int) -> 
 
 
 def _check_data(code: GradientCode, model: Model, X, y: np.ndarray, faults: Sequence[Fault]):
-    """The data as the model takes them, checked against the code (and the faults' workers)."""
-    X, y = model.check_data(X, y)
+    """The data as the model takes them, checked against the code (and the faults' workers).
+
+    Rows by reference (an `NpzRows`, or its spec "npz:path=FILE[;X=NAME;y=NAME]") stay in the
+    file: here only the labels and the first rows are checked; each worker checks the rows it
+    reads."""
+    if isinstance(X, str):
+        X = data_source(X)
+    if isinstance(X, NpzRows):
+        if y is not None:
+            raise ValueError(f"{X!r} holds its labels: leave y unset")
+        y = X.labels()
+        head = np.arange(min(X.shape[0], 64))
+        model.check_data(X.rows(head), y[head])
+        _, y = model.check_data(np.zeros((y.size, 1)), y)
+    else:
+        X, y = model.check_data(X, y)
     if X.shape[0] < code.k:
         raise ValueError(
             f"{X.shape[0]} rows cannot fill k={code.k} partitions: need at least k rows"

@@ -92,6 +92,7 @@ def serve(job: WorkerJob, link: WorkerLink, parent: int) -> None:
         die_with_parent(parent)
         link.release()
         limit_blas_threads(job.n)
+        job = job.loaded()  # rows given by reference: read this worker's own, here
         multi = len(job.messages) > 1
         while (round_ := link.recv()) is not None:
             last = False

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..data.rows import NpzRows
 from ..delays import DelayModel, NoDelay
 from ..models import Model
 from ..models.base import value_and_grad
@@ -15,12 +16,27 @@ from .faults import Fault
 
 
 @dataclass(frozen=True)
+class FileRows:
+    """Rows `rows` of a training set still in its file: the worker reads them (`load`)."""
+
+    source: NpzRows
+    rows: np.ndarray
+
+
+@dataclass(frozen=True)
 class Segment:
     """Rows of one message (or of one chunk of it) and their weights B[msg, partition of row]."""
 
-    X: object  # ndarray or scipy CSR
+    X: object  # ndarray or scipy CSR, or FileRows until the worker has read them
     y: np.ndarray
     w: np.ndarray
+
+    def loaded(self, model: Model) -> Segment:
+        """The segment with its rows in memory (read from the file, checked by the model)."""
+        if not isinstance(self.X, FileRows):
+            return self
+        X, y = model.check_data(self.X.source.rows(self.X.rows), self.y)
+        return Segment(X, y, self.w)
 
 
 Message = tuple[Segment, ...]  # the chunks of one message, computed in order
@@ -53,6 +69,15 @@ class WorkerJob:
     delay: DelayModel = field(default_factory=NoDelay)
     faults: tuple[Fault, ...] = ()
     row_time: float = 0.0  # emulated seconds of work per row (slowed by the delay factor too)
+
+    def loaded(self) -> WorkerJob:
+        """The job with every row it holds in memory: rows still in a file are read now, in the
+        worker's own process (the master never reads them)."""
+        messages = tuple(
+            None if chunks is None else tuple(seg.loaded(self.model) for seg in chunks)
+            for chunks in self.messages
+        )
+        return replace(self, messages=messages)
 
     def run(
         self,
