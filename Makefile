@@ -7,7 +7,10 @@ STAMP  := $(VENV)/.installed-dev
 OMPI       ?= .venv-ompi
 OMPI_STAMP := $(OMPI)/.installed-ulfm
 
-.PHONY: demo test lint bench clean
+# sshd for the multi-host MPI tests (tests/test_multihost.py): the system's openssh-server
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test lint bench clean sshd
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +29,11 @@ $(OMPI_STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m gradcode demo
 
-test: $(STAMP) $(OMPI_STAMP)
+sshd:
+	@command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openssh-server >/dev/null; }
+
+test: $(STAMP) $(OMPI_STAMP) sshd
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m mypy  # the public API as typed code calls it: [tool.mypy] in pyproject.toml
 	$(PY) -m pytest -q

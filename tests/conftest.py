@@ -14,3 +14,21 @@ def _dataset_cache(tmp_path_factory):
         os.environ.pop("GRADCODE_CACHE", None)
     else:
         os.environ["GRADCODE_CACHE"] = old
+
+
+BIG_ROWS, BIG_D = 40_000, 1_000  # X: 320 MB, θ: 8 KB
+
+
+@pytest.fixture(scope="session")
+def big_file(tmp_path_factory):
+    """A training set in a file, far larger than θ and than a bare Python process (320 MB)."""
+    import numpy as np
+
+    from gradcode.data.rows import save_rows
+
+    rng = np.random.default_rng(5)
+    path = tmp_path_factory.mktemp("big") / "big.npz"
+    X = rng.standard_normal((BIG_ROWS, BIG_D))
+    y = (X[:, 0] + 0.5 * rng.standard_normal(BIG_ROWS) > 0).astype(float)
+    save_rows(path, X, y)
+    return path

@@ -110,9 +110,7 @@ def test_local_engine_writes_theta_once_per_round_and_never_under_a_reader() -> 
     jobs = make_jobs(code, X, y, model, FixedStragglers(), ())
     slow = {0: 0, 1: 1}  # worker -> the round it is slow in
     for w, r in slow.items():
-        jobs[w] = jobs[w].__class__(
-            w, 4, jobs[w].messages, model, _SlowAt(r, 4, w, 1.0), (), 0.0
-        )
+        jobs[w] = jobs[w].__class__(w, 4, jobs[w].messages, model, _SlowAt(r, 4, w, 1.0), (), 0.0)
     rng = np.random.default_rng(0)
     thetas = [rng.standard_normal(50) for _ in range(3)]
     eng = LocalEngine(4)
@@ -253,20 +251,6 @@ def test_bad_rows_in_the_file_fail_the_worker_that_reads_them(tmp_path: Path) ->
         gc.train("naive", f"npz:path={path}", n=4, rounds=3)
 
 
-BIG_ROWS, BIG_D = 40_000, 1_000  # X: 320 MB, θ: 8 KB
-
-
-@pytest.fixture(scope="module")
-def big_file(tmp_path_factory) -> Path:
-    """A training set far larger than θ and than a bare Python process (320 MB dense)."""
-    rng = np.random.default_rng(5)
-    path = tmp_path_factory.mktemp("big") / "big.npz"
-    X = rng.standard_normal((BIG_ROWS, BIG_D))
-    y = (X[:, 0] + 0.5 * rng.standard_normal(BIG_ROWS) > 0).astype(float)
-    gc.save_rows(path, X, y)
-    return path
-
-
 @pytest.mark.timeout(180)
 def test_the_local_master_never_holds_the_training_set(big_file: Path, tmp_path: Path) -> None:
     """In a fresh process (peak RSS is per process): train with the rows in the file; the
@@ -281,7 +265,7 @@ def test_the_local_master_never_holds_the_training_set(big_file: Path, tmp_path:
     assert run.returncode == 0, run.stderr
     got = json.loads(run.stdout.splitlines()[-1])
     x_bytes = gc.NpzRows(big_file).nbytes
-    assert x_bytes == BIG_ROWS * BIG_D * 8
+    assert x_bytes == 40_000 * 1_000 * 8
     assert got["rss"] < x_bytes / 2, (got["rss"], x_bytes)
     assert np.isfinite(got["loss"])
 

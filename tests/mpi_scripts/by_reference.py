@@ -7,6 +7,7 @@ in the file, the final θ, the decoded losses, and each rank's host name."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 from pathlib import Path
@@ -15,7 +16,8 @@ from mpi4py import MPI
 
 from gradcode.runtime.engines.mpi import serve_if_worker
 
-hosts = MPI.COMM_WORLD.gather(socket.gethostname() + "|" + MPI.Get_processor_name(), root=0)
+ssh = os.environ.get("SSH_CONNECTION", "- - local -").split()  # client port server port
+hosts = MPI.COMM_WORLD.gather(f"{socket.gethostname()}|{MPI.Get_processor_name()}|{ssh[2]}", 0)
 serve_if_worker(3)
 
 import numpy as np  # noqa: E402
