@@ -78,7 +78,7 @@ RUN_OPTIONS: tuple[Option, ...] = (
     Option(
         "eval_every",
         "--eval-every",
-        "rounds between loss evaluations on the master (0: never)",
+        "rounds between recorded training losses, decoded from the messages (0: none)",
         int,
         compare=False,
     ),

@@ -31,7 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("-n", type=int, default=6, help="number of workers")
     p.add_argument("-s", type=int, default=1, help="stragglers tolerated")
-    p.add_argument("--data", type=Path, help="an .npz with X (dense) and y; default: synthetic")
+    p.add_argument(
+        "--data",
+        type=Path,
+        help="an .npz with X (dense or CSR) and y, read by each worker for its own rows where it "
+        "is uncompressed (np.savez, gradcode.save_rows); default: synthetic",
+    )
     add_dataset_options(p, "default: synthetic, --rows by --features")
     p.add_argument("--rows", type=int, default=12000, help="synthetic rows")
     p.add_argument("--features", type=int, default=200, help="synthetic features")
@@ -61,6 +66,12 @@ def load_data(args: argparse.Namespace, seed: int):
         return gaussian_mixture(args.rows, args.features, seed=seed)
     if not args.data.is_file():
         raise ValueError(f"--data {args.data} does not exist (give an .npz holding X and y)")
+    try:
+        from ..data.rows import NpzRows
+
+        return NpzRows(args.data), None  # uncompressed: every worker reads its own rows
+    except ValueError:
+        pass  # compressed, or other member names: read here, as a whole (errors below)
     try:
         with np.load(args.data) as f:
             files = sorted(f.files)

@@ -31,15 +31,15 @@ class RunConfig:
     the bundled data sets, where the old API's 0.1 crawled and compare's 1.0 suits only the
     paper's Amazon setup, whose example file sets it), 100 rounds, the local engine, no injected
     delays or faults, a 60 s round timeout, no deadline, float64 messages, no emulated work, the
-    loss evaluated every round, parameters not recorded, a checkpoint about every
+    loss recorded every round, parameters not recorded, a checkpoint about every
     30 s (with an output folder), seed 0.
 
     `model`, `optimizer` and `delay` are registry specs ("least-squares", "adam:beta1=0.8",
     "fixed:workers=0;delay=0.2") or built values; `l2` and `lr` apply to a model and an optimizer
     given by spec (a built one carries its own; a spec's own l2 or lr wins over the default).
     `faults` are `Fault` values or "WORKER@ROUND[:KIND]" text. `seed` drives a code given by
-    name, the synthetic data and the delays. `eval_every`: rounds between loss evaluations on
-    the master (0: never). `checkpoint_every`: rounds between checkpoints (None: about every
+    name, the synthetic data and the delays. `eval_every`: rounds between recorded training losses
+    (decoded from the messages, which carry them: no pass over the data; 0: none). `checkpoint_every`: rounds between checkpoints (None: about every
     30 s).
     """
 
