@@ -4,6 +4,7 @@ they leave behind (processes, /dev/shm entries, files)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -100,3 +101,27 @@ def gradcode(*args: str, **kw) -> subprocess.Popen:
         start_new_session=True,
         **kw,
     )
+
+
+def run_bounded(cmd: list[str], marker: str, timeout: float) -> subprocess.CompletedProcess:
+    """Run cmd in its own session; past `timeout` s kill it (and every process naming `marker`)
+    and fail. Then check that no process naming `marker` is left (3 s of grace)."""
+    import pytest
+
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        for pid in processes_with(marker):
+            os.kill(pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"{cmd} hung for {timeout} s\n{stdout}\n{stderr}")
+    wait_for(lambda: not processes_with(marker), 3.0, 0.1)
+    left = processes_with(marker)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"{cmd} left processes behind: {left}"
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)

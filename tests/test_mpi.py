@@ -34,6 +34,7 @@ from outside import (
     journaled_rounds,
     leaked_shm,
     processes_with,
+    run_bounded,
     shm_entries,
     wait_for,
 )
@@ -68,22 +69,7 @@ def run_mpi(nprocs: int, script: str, out: Path) -> subprocess.CompletedProcess:
     """mpiexec -n nprocs python script out, in its own session, killed after TIMEOUT seconds."""
     out.mkdir(parents=True, exist_ok=True)
     cmd = [mpiexec(), "-n", str(nprocs), sys.executable, str(SCRIPTS / script), str(out)]
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
-    try:
-        stdout, stderr = proc.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        for pid in processes_with(str(out)):
-            os.kill(pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-        pytest.fail(f"{script} hung for {TIMEOUT} s\n{stdout}\n{stderr}")
-    left = leftovers(str(out))
-    for pid in left:
-        os.kill(pid, signal.SIGKILL)
-    assert not left, f"{script} left processes behind: {left}"
-    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+    return run_bounded(cmd, str(out), TIMEOUT)
 
 
 def reference() -> np.ndarray:

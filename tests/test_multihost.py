@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import gradcode as gc
-from outside import processes_with
+from outside import run_bounded
 
 SCRIPT = Path(__file__).parent / "mpi_scripts" / "by_reference.py"
 HOSTS = ("127.0.0.2", "127.0.0.3")
@@ -91,21 +91,7 @@ def mpiexec() -> str:
 
 
 def run(cmd: list[str], out: Path) -> subprocess.CompletedProcess:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # fmt: skip
-    try:
-        stdout, stderr = proc.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        for pid in processes_with(str(out)):
-            os.kill(pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-        pytest.fail(f"{cmd} hung for {TIMEOUT} s\n{stdout}\n{stderr}")
-    deadline = time.monotonic() + 5
-    while processes_with(str(out)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not processes_with(str(out)), "processes left behind"
-    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+    return run_bounded(cmd, str(out), TIMEOUT)
 
 
 def reference(big_file: Path) -> gc.Result:
