@@ -227,13 +227,11 @@ class Profile:
 
 def profile(code: GradientCode) -> Profile:
     """The code's work profile (partition sizes from `code.sizes`)."""
-    support = code.B_sparse.copy()
-    support.data[:] = 1.0
-    per_message = support @ code.size_of  # work of each message's own partitions
+    per_message = code.support @ code.size_of  # work of each message's own partitions
     work = per_message.reshape(code.n, code.parts).sum(axis=1)
     if code.parts == 1:
         return Profile(work)
-    counts = np.diff(code.B_sparse.indptr).reshape(code.n, code.parts)  # chunks per message
+    counts = np.diff(code.support.indptr).reshape(code.n, code.parts)  # chunks per message
     last = np.where(counts > 0, np.cumsum(counts, axis=1) - 1, -1).ravel()
     sizes = [code.size_of[list(code.partitions(i))] for i in range(code.n)]
     chunks = np.full((code.n, max(map(len, sizes))), math.inf)
