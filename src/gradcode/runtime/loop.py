@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..codes import GradientCode
+from ..codes.blocks import unfold
 from .messages import Idle, Reply, WorkerDied
 from .result import Result, RoundRecord
 from .signals import deferred
@@ -70,10 +71,13 @@ class RoundLoop:
             t0 = time.perf_counter()
             a, vectors, arrival, compute = self.gather(t, t0, theta)
             self.eng.round_done(t)
-            used = np.flatnonzero(a)
-            g = np.zeros_like(theta)
-            for i in used:
-                g += a[i] * vectors[int(i)]
+            if self.code.blocks > 1:  # block codes: m block sums of short messages
+                g, used = unfold(a, vectors, theta.size)
+            else:
+                used = np.flatnonzero(a)
+                g = np.zeros_like(theta)
+                for i in used:
+                    g += a[i] * vectors[int(i)]
             g = g / m + model.penalty_grad(theta)
             theta_t = theta
             theta, state = self.opt.step(theta, g, state)

@@ -14,6 +14,7 @@ import numpy as np
 from ..codes import STRAGGLER_FREE, GradientCode, make_code, needs_s
 from ..data import split_rows, worker_rows
 from ..delays import DelayModel
+from ..links import Link
 from ..models import Model
 from ..spec import parse_spec
 from .checkpoint import (
@@ -41,14 +42,19 @@ def make_jobs(
     delay: DelayModel,
     faults: Sequence[Fault],
     row_time: float = 0.0,
+    link: Link | None = None,
 ) -> list[WorkerJob]:
     """Split the m rows into k partitions (in the code's relative `sizes`, else sizes differing
     by at most one) and give worker i, per message slot, the rows of that row of B's partitions,
     each row weighted by B[msg, j]: one chunk for single-message codes, a chunk per partition
-    for multi-message codes (their workers may stop between chunks)."""
+    for multi-message codes (their workers may stop between chunks) and block codes (each
+    partition's gradient is folded into the message with its block weights)."""
     parts = split_rows(X.shape[0], code.k, code.sizes)
 
     def segment(msg: int, held: tuple[int, ...]) -> Segment:
+        if code.blocks > 1:
+            rows = parts[held[0]]
+            return Segment(X[rows], y[rows], np.ones(rows.size), code.B[msg, held[0] :: code.k])
         rows, w = worker_rows(held, code.B[msg], parts)
         return Segment(X[rows], y[rows], w)
 
@@ -57,10 +63,10 @@ def make_jobs(
         messages: list[tuple[Segment, ...] | None] = []
         for msg in range(i * code.parts, (i + 1) * code.parts):
             held = code.message_partitions(msg)
-            chunks = [held] if code.parts == 1 else [(j,) for j in held]
+            chunks = [held] if code.parts == 1 and code.blocks == 1 else [(j,) for j in held]
             messages.append(tuple(segment(msg, c) for c in chunks) if held else None)
         mine = tuple(f for f in faults if f.worker == i)
-        jobs.append(WorkerJob(i, code.n, tuple(messages), model, delay, mine, row_time))
+        jobs.append(WorkerJob(i, code.n, tuple(messages), model, delay, mine, row_time, link))
     return jobs
 
 
@@ -165,6 +171,8 @@ class _Run:
             "deadline": config.deadline,
             "message_dtype": config.message_dtype,
             "row_time": config.row_time,
+            "link": None if (link := config.build_link()) is None else link.spec(),
+            "blocks": code.blocks,
         }
         run = cls()
         run.code, run.model, run.opt, run.X, run.y = code, model, opt, X, y
@@ -238,10 +246,12 @@ class _Run:
             if self.start < rounds:
                 c = self.config
                 jobs = make_jobs(
-                    self.code, self.X, self.y, self.model, self.delay, c.faults, c.row_time
-                )
+                    self.code, self.X, self.y, self.model, self.delay, c.faults, c.row_time,
+                    c.build_link(),
+                )  # fmt: skip
                 dtype = np.dtype(c.message_dtype)
-                eng.start(jobs, self.theta.size, parts=self.code.parts, dtype=dtype)
+                width = self.code.message_length(self.theta.size)  # d, or ceil(d/m) for blocks
+                eng.start(jobs, self.theta.size, parts=self.code.parts, dtype=dtype, width=width)
                 loop = RoundLoop(self, eng)
                 loop.run(rounds, eval_every, on_round)
             result.status, result.error = "ok", ""

@@ -8,18 +8,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..codes.blocks import fold
 from ..delays import DelayModel, NoDelay
+from ..links import Link
 from ..models import Model
 from .faults import Fault
 
 
 @dataclass(frozen=True)
 class Segment:
-    """Rows of one message (or of one chunk of it) and their weights B[msg, partition of row]."""
+    """Rows of one message (or of one chunk of it) and their weights B[msg, partition of row].
+
+    Block codes (`GradientCode.blocks` = m > 1): a chunk is one partition, its rows weigh 1 and
+    `mix` holds its m block weights B[msg, u*k+j]; its gradient is folded into the message
+    (`codes.blocks.fold`)."""
 
     X: object  # ndarray or scipy CSR
     y: np.ndarray
     w: np.ndarray
+    mix: np.ndarray | None = None
 
 
 Message = tuple[Segment, ...]  # the chunks of one message, computed in order
@@ -46,6 +53,7 @@ class WorkerJob:
     delay: DelayModel = field(default_factory=NoDelay)
     faults: tuple[Fault, ...] = ()
     row_time: float = 0.0  # emulated seconds of work per row (slowed by the delay factor too)
+    link: Link | None = None  # emulated uplink: each message waits out its bytes / rate
 
     def run(
         self,
@@ -60,7 +68,8 @@ class WorkerJob:
         extra seconds spread over the chunks by their rows.
 
         Before every chunk `stop()` is asked; when true (the master no longer needs this round)
-        the iteration ends before the last message: the worker is idle."""
+        the iteration ends before the last message: the worker is idle. With a `link`, each
+        finished message waits out latency + its bytes x the link's seconds per byte."""
         for fault in self.faults:
             if fault.round <= round:  # a straggler may never be sent the fault's own round
                 fault.strike()
@@ -76,6 +85,8 @@ class WorkerJob:
                     return
                 t0 = time.perf_counter()
                 g = self.model.grad(theta, seg.X, seg.y, seg.w, **kw) if seg.y.size else 0.0
+                if seg.mix is not None and seg.y.size:
+                    g = fold(g, seg.mix, out.shape[-1])
                 if c:
                     out[p] += g
                 else:
@@ -86,4 +97,6 @@ class WorkerJob:
                 wait = extra * seg.y.size / rows + (factor - 1.0) * spent + factor * emulated
                 if wait > 0:
                     time.sleep(wait)
+            if self.link is not None:
+                time.sleep(self.link.seconds(round, self.n, out[p].nbytes)[0, self.worker])
             yield p, compute_s, p == todo[-1]

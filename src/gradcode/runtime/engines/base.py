@@ -21,10 +21,17 @@ class Engine(Protocol):
     n: int
 
     def start(
-        self, jobs: Sequence[WorkerJob], d: int, *, parts: int = 1, dtype: np.dtype = np.float64
+        self,
+        jobs: Sequence[WorkerJob],
+        d: int,
+        *,
+        parts: int = 1,
+        dtype: np.dtype = np.float64,
+        width: int | None = None,
     ) -> None:
         """Launch the n workers, each with its job; d is the parameter dimension, `parts` the
-        message slots per worker and round, `dtype` the messages' element type."""
+        message slots per worker and round, `dtype` the messages' element type, `width` the
+        length of one message (default d; ceil(d/m) for block codes)."""
 
     def send(self, worker: int, round: int, theta: np.ndarray) -> None:
         """Give an idle worker the task (round, theta)."""

@@ -78,15 +78,22 @@ class LocalEngine:
         self._alive: set[int] = set()
 
     def start(
-        self, jobs: Sequence[WorkerJob], d: int, *, parts: int = 1, dtype: np.dtype = np.float64
+        self,
+        jobs: Sequence[WorkerJob],
+        d: int,
+        *,
+        parts: int = 1,
+        dtype: np.dtype = np.float64,
+        width: int | None = None,
     ) -> None:
         ctx = mp.get_context("fork")
         dtype = np.dtype(dtype)
-        sizes = [8, self.n * d * 8, self.n * parts * d * dtype.itemsize]  # done, params, results
+        w = d if width is None else width  # message length
+        sizes = [8, self.n * d * 8, self.n * parts * w * dtype.itemsize]  # done, params, results
         self._shm = mmap.mmap(-1, sum(sizes))  # MAP_SHARED | MAP_ANONYMOUS: forked workers share it
         self._done = np.ndarray((1,), np.int64, self._shm)
         self._params = np.ndarray((self.n, d), np.float64, self._shm, sizes[0])
-        self._results = np.ndarray((self.n, parts, d), dtype, self._shm, sizes[0] + sizes[1])
+        self._results = np.ndarray((self.n, parts, w), dtype, self._shm, sizes[0] + sizes[1])
         self._done[0] = -1
         for job in jobs:
             i = job.worker

@@ -29,7 +29,7 @@ class Child:
     """The rank's handle on its compute process: start it, give it a task, read its answers."""
 
     def __init__(
-        self, job: WorkerJob, task: np.ndarray, reply: np.ndarray, dtype: np.dtype
+        self, job: WorkerJob, task: np.ndarray, reply: np.ndarray, dtype: np.dtype, width: int
     ) -> None:
         to_child, self._to_child = os.pipe()
         self._from_child, from_child = os.pipe()
@@ -41,7 +41,8 @@ class Child:
             self.pid = os.fork()
         if self.pid == 0:  # pragma: no cover - runs in the child
             rank_fds = (self._to_child, self._from_child)
-            _main(job, _RankLink(task, reply, dtype, to_child, from_child, rank_fds), rank_pid)
+            link = _RankLink(task, reply, dtype, to_child, from_child, rank_fds, width)
+            _main(job, link, rank_pid)
         os.close(to_child)
         os.close(from_child)
 
@@ -103,10 +104,11 @@ class _RankLink:
         rfd: int,
         wfd: int,
         rank_fds: tuple[int, ...],
+        width: int,
     ) -> None:
         self.task, self.reply, self.dtype, self.rfd, self.wfd = task, reply, dtype, rfd, wfd
         self.rank_fds = rank_fds
-        self.d = task.size - 2
+        self.d = width  # the message length (d, or ceil(d/m) for block codes)
         self.theta = task[1:-1]
         self.out = np.zeros((reply.shape[0], self.d), dtype)
         self.slot = 0  # the reply slot of the next message of this task

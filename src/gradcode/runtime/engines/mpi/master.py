@@ -83,13 +83,20 @@ class MPIEngine:
     # -- Engine protocol -------------------------------------------------------------------
 
     def start(
-        self, jobs: Sequence[WorkerJob], d: int, *, parts: int = 1, dtype: np.dtype = np.float64
+        self,
+        jobs: Sequence[WorkerJob],
+        d: int,
+        *,
+        parts: int = 1,
+        dtype: np.dtype = np.float64,
+        width: int | None = None,
     ) -> None:
         _state["session"] += 1
         self.session, n = _state["session"], self.n
         self._dtype, self._parts = np.dtype(dtype), parts
+        self._width = w = d if width is None else width  # message length
         self._sbuf = np.zeros((n, d + 1))  # task: [round, theta]
-        self._rbuf = np.zeros((n, parts, reply_bytes(d, self._dtype)), np.uint8)  # reply slots
+        self._rbuf = np.zeros((n, parts, reply_bytes(w, self._dtype)), np.uint8)  # reply slots
         self._slot = np.zeros(n, dtype=np.intp)  # the slot the next reply of a worker lands in
         self._busy = np.zeros(n, dtype=bool)  # sent a task, its last reply not in yet
         self._dbuf = np.zeros((n, 1))  # DONE: [round]
@@ -103,6 +110,7 @@ class MPIEngine:
                 self._dtype.str,
                 parts,
                 pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL),
+                w,
             )
             self._post_ack(w, Tag.READY)
             self._other.append(self.comm.isend(payload, dest=w + 1, tag=Tag.JOB))
@@ -292,7 +300,7 @@ class MPIEngine:
         if part < 0:
             self._events.append(Idle(int(round_), i))
         else:
-            vector = payload(raw, self._sbuf.shape[1] - 1, self._dtype)
+            vector = payload(raw, self._width, self._dtype)
             self._events.append(Reply(int(round_), i, compute_s, vector, int(part), bool(last)))
         if part < 0 or last:
             self._busy[i] = False

@@ -60,10 +60,10 @@ class _Session:
     """One training session on a worker rank: relay tasks to the compute process, replies back."""
 
     def __init__(
-        self, comm: MPI.Comm, session: int, d: int, dtype: str, parts: int, job: bytes
+        self, comm: MPI.Comm, session: int, d: int, dtype: str, parts: int, job: bytes, width: int
     ) -> None:
         self.comm, self.session = comm, session
-        size = reply_bytes(d, np.dtype(dtype))
+        size = reply_bytes(width, np.dtype(dtype))  # width: the message length (d, or ceil(d/m))
         self.shm = mmap.mmap(-1, 8 * (d + 2) + parts * size)  # shared with the compute process
         self.task = np.ndarray((d + 2,), np.float64, self.shm)  # [round, theta, done round]
         self.reply = np.ndarray((parts, size), np.uint8, self.shm, 8 * (d + 2))  # reply slots
@@ -75,7 +75,7 @@ class _Session:
         self.child: Child | None = None
         self.dead = ""
         try:
-            self.child = Child(pickle.loads(job), self.task, self.reply, np.dtype(dtype))
+            self.child = Child(pickle.loads(job), self.task, self.reply, np.dtype(dtype), width)
         except BaseException:  # an unpicklable job, a failed fork: this worker cannot serve
             self.dead = f"could not start its compute process:\n{traceback.format_exc()}"
 
