@@ -68,7 +68,9 @@ class Link:
 
     def spec(self) -> str:
         """The spec text of this link (`parse_link`'s inverse)."""
-        return f"rate={self.rate:g};spread={self.spread:g};latency={self.latency:g};seed={self.seed}"
+        return (
+            f"rate={self.rate:g};spread={self.spread:g};latency={self.latency:g};seed={self.seed}"
+        )
 
 
 def parse_link(spec: str | float | Link | None) -> Link | None:

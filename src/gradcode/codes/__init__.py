@@ -12,8 +12,8 @@ from ..spec import Value, format_spec
 from .approx_frc import approx_frc
 from .base import DEFAULT_TOL, DecodingError, GradientCode, check_ns, min_norm_lstsq
 from .bibd import bibd
-from .comm import comm_cyclic
 from .binary import binary
+from .comm import comm_cyclic
 from .cyclic import cyclic
 from .cyclic_mds import cyclic_mds
 from .expander import expander

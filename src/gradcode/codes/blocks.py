@@ -26,7 +26,7 @@ def fold(g: NDArray, mix: NDArray, width: int) -> NDArray[np.float64]:
     """sum_u mix[u] * block u of g (length width): g zero-padded to m*width, blocks as rows."""
     m = mix.shape[0]
     L = g.shape[-1]
-    if L > m * width:
+    if m * width < L:
         raise ValueError(
             f"a vector of length {L} does not split into m={m} blocks of {width} values"
         )

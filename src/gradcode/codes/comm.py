@@ -23,8 +23,13 @@ m columns of Λ at once, with iterative refinement and the residual check (max|A
 Stability: the m x m system stays well conditioned (cond(M_0) ~ 3-50 for m <= 4 up to n=200);
 what limits precision is the s x s straggler system, as for cyclic-mds: for clustered
 (consecutive) stragglers it grows with s like a Vandermonde matrix on s adjacent roots of unity.
-`notes` gives this code's amplification at s consecutive stragglers and the float precisions it
-makes unsafe; `gradcode codes show` measures it over straggler sets.
+(It also grows with m once m nears n-s: block frequencies must then come close to Z.)
+Where it stops being safe: float64 — construction decodes the most clustered set (stragglers
+0..s-1) and refuses (ValueError) unless its residual is within tol/5; over every (n, s, m) up to
+n=40 that rule let through no code refusing a random set, and rejected every code that did.
+float32 — messages lose log10(amplification) of their 7 digits: `notes` gives this code's
+amplification at s consecutive stragglers and the precisions it makes unsafe (amplification x
+unit roundoff > 1e-3, as `codes.verify`); `gradcode codes show` measures it over straggler sets.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from .base import GradientCode
+from .base import DecodingError, GradientCode
 from .cyclic_mds import cyclic_mds, fourier_null_space, generator, real_fourier, zero_exponents
 from .decoders import NullSpaceDecoder
 from .protocol import Mask, Vector
@@ -63,13 +68,20 @@ class BlockNullSpaceDecoder(NullSpaceDecoder):
         return self._zero_stragglers(mask, self.particular(r)).T
 
 
-def comm_cyclic(n: int, s: int, rng: np.random.Generator, *, m: int = 2) -> GradientCode:
+def comm_cyclic(
+    n: int, s: int, rng: np.random.Generator, *, m: int = 2, strict: int = 1
+) -> GradientCode:
     """Load s+m, messages of ceil(L/m), exact block sums from any n-s workers (module docstring).
 
     m=1 is the cyclic-MDS code itself. Like cyclic-mds, n-s even has no real construction: the
-    code is built for s+1 stragglers (load s+1+m) and `notes` says so."""
+    code is built for s+1 stragglers (load s+1+m) and `notes` says so. `strict=1` (default)
+    refuses to build a code whose most clustered straggler set misses tol/5 (then every set
+    decodes, measured up to n=40); `strict=0` accepts one as safe as cyclic-mds (large n and s,
+    where cyclic-mds too refuses some sets: such sets raise DecodingError, never a wrong sum)."""
     if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
         raise ValueError(f"m (message blocks) must be an integer >= 1, got m={m!r}")
+    if strict not in (0, 1) or isinstance(strict, bool):
+        raise ValueError(f"strict must be 0 or 1, got strict={strict!r}")
     m = int(m)
     if s + m > n:
         raise ValueError(
@@ -82,7 +94,7 @@ def comm_cyclic(n: int, s: int, rng: np.random.Generator, *, m: int = 2) -> Grad
         return GradientCode(
             "comm-cyclic", code.n, code.s, code.B_sparse, True, code.make_decoder, notes=notes
         )
-    notes = []
+    notes, s0 = [], s
     if (n - s) % 2 == 0:
         notes.append(
             f"no real construction has n-s even (n={n}, s={s}): built for s={s + 1} "
@@ -119,7 +131,7 @@ def comm_cyclic(n: int, s: int, rng: np.random.Generator, *, m: int = 2) -> Grad
         + (f"{' and '.join(unsafe)} messages unsafe" if unsafe else "float64 and float32 safe")
     )
     need = n - s
-    return GradientCode(
+    code = GradientCode(
         "comm-cyclic",
         n,
         s,
@@ -131,6 +143,42 @@ def comm_cyclic(n: int, s: int, rng: np.random.Generator, *, m: int = 2) -> Grad
             particular=pinv_solver(c.B, need), N=N, k=n, need=need, start=Lam
         ),
     )
+    check_float64(code, s0, m, bool(strict))
+    return code
+
+
+SAFETY = 5  # the worst-conditioned set must decode this far within the default tolerance
+
+
+def check_float64(code: GradientCode, s: int, m: int, strict: bool) -> None:
+    """ValueError unless the most clustered straggler set (workers 0..s-1, the worst conditioned
+    for the Fourier null space) decodes with residual <= tol/SAFETY, or, not `strict` and where
+    cyclic-mds itself misses that (large n and s), within SAFETY times cyclic-mds's residual
+    there (random sets are then refused about as often as cyclic-mds's)."""
+    clustered = np.arange(code.n) >= code.s
+    residual = clustered_residual(code, clustered)
+    limit = code.tol / SAFETY
+    if residual > limit and not strict:
+        mds = clustered_residual(cyclic_mds(code.n, code.s, np.random.default_rng(0)), clustered)
+        if mds > limit:
+            limit = SAFETY * mds
+    if residual > limit:
+        raise ValueError(
+            f"comm-cyclic with m={m} is numerically unsafe for n={code.n}, s={s} in float64 "
+            f"(residual {residual:.1e} at {code.s} consecutive stragglers exceeds "
+            f"{limit:.0e}): use a smaller m or s"
+            + ("" if not strict else ", or strict=0 to accept a code as safe as cyclic-mds")
+        )
+
+
+def clustered_residual(code: GradientCode, mask: Mask) -> float:
+    """The residual of the checked decode of `mask` (inf: refused), the cache left empty."""
+    try:
+        return code.residual(code.solve_uncached(mask))
+    except DecodingError:
+        return code.residual(code.decoder.solve(mask))
+    finally:
+        code.cache_clear()
 
 
 def best_frequencies(n: int, s: int, m: int, W: NDArray) -> tuple[list[int], float]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Real
+from typing import Any
 
 from ..codes import SCHEMES, GradientCode, make_code
 from ..delays import DelayModel
