@@ -92,7 +92,8 @@ def sweep(
             except ValueError as e:  # first sentence only (bibd lists every design)
                 why = str(e).split(". ")[0].removeprefix(f"{scheme}: ")
                 continue
-            key = ("naive", 0) if code.s == 0 else (scheme, code.s)  # s = 0: all are naive
+            naive = code.s == 0 and code.blocks == 1  # s = 0: all are naive (but block codes)
+            key = ("naive", 0) if naive else (scheme, code.s)
             if key in points:
                 why = "s=0 only, which is naive" if code.s == 0 else why
                 continue
