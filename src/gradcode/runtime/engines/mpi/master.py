@@ -94,9 +94,9 @@ class MPIEngine:
         _state["session"] += 1
         self.session, n = _state["session"], self.n
         self._dtype, self._parts = np.dtype(dtype), parts
-        self._width = w = d if width is None else width  # message length
+        self._width = d if width is None else width  # message length
         self._sbuf = np.zeros((n, d + 1))  # task: [round, theta]
-        self._rbuf = np.zeros((n, parts, reply_bytes(w, self._dtype)), np.uint8)  # reply slots
+        self._rbuf = np.zeros((n, parts, reply_bytes(self._width, self._dtype)), np.uint8)
         self._slot = np.zeros(n, dtype=np.intp)  # the slot the next reply of a worker lands in
         self._busy = np.zeros(n, dtype=bool)  # sent a task, its last reply not in yet
         self._dbuf = np.zeros((n, 1))  # DONE: [round]
@@ -110,7 +110,7 @@ class MPIEngine:
                 self._dtype.str,
                 parts,
                 pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL),
-                w,
+                self._width,
             )
             self._post_ack(w, Tag.READY)
             self._other.append(self.comm.isend(payload, dest=w + 1, tag=Tag.JOB))
