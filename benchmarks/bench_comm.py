@@ -26,9 +26,9 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import numpy as np
-from _common import CONSOLE, base_parser, fmt, print_footer, print_header, print_table, verdict
 
 import gradcode as gc
+from _common import CONSOLE, base_parser, fmt, print_footer, print_header, print_table, verdict
 from gradcode.data.synthetic import gaussian_mixture
 from gradcode.links import parse_link
 from gradcode.models import make_model
