@@ -414,6 +414,8 @@ def main() -> int:
     args = parser.parse_args()
     sets = args.sets or (500 if args.quick else 10_000)
     paper_sets = sets if args.paper_sets is None else args.paper_sets
+    if args.comm_only:
+        paper_sets = 0
     large_sets = args.large_sets or (500 if args.quick else 10_000)
     start = print_header("gradcode decoding accuracy")
     if args.large_only:
@@ -432,7 +434,7 @@ def main() -> int:
     grid = ("cyclic-mds",) if args.comm_only else GRID_SCHEMES
     for n in N_VALUES:
         for s in S_VALUES:
-            outcomes = run_case(n, s, sets, 0 if args.comm_only else paper_sets, args.seed, grid)
+            outcomes = run_case(n, s, sets, paper_sets, args.seed, grid)
             rows += [row(n, s, o) for o in outcomes] + [None]
             summary.append(summary_row(n, s, outcomes))
             if (compared := paper_row(n, s, outcomes)) is not None:
