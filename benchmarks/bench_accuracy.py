@@ -16,6 +16,13 @@ Target: worst float64 error <= 1e-9 for every (n, s), met when at least one exac
 every set (none refused) within it. Every case also runs the binary code (`binary`: 0/1 B and 0/1
 decoding vectors).
 
+Communication-efficient codes (`comm-cyclic:m=2`, `comm-cyclic:m=4`) run beside cyclic-mds in the
+same grid, on the same sets: messages fold the m blocks of each partition gradient (D values split
+into m blocks of ceil(D/m)), float32 rounding applies to the short messages, the error is that of
+the reassembled gradient. Where the family refuses (n, s, m) as unsafe in float64 (strict), the
+row is built with `strict=0` (as safe as cyclic-mds: sets may be refused, never decoded wrong) and
+says so. `--comm-only` runs just cyclic-mds and the family.
+
 Binary code at scale: at n=256, s=16 (`--large-sets` random sets of exactly s stragglers, default
 10,000, seeded the same way) the binary code against cyclic-mds and cyclic, with the same error
 measure. Targets for the binary code: worst error <= 1e-12 with float64 messages and <= 1e-6 with
@@ -42,6 +49,7 @@ from functools import partial
 import numpy as np
 from numpy.typing import NDArray
 
+import gradcode as gc
 from _common import (
     CONSOLE,
     SCHEMES,
@@ -61,6 +69,7 @@ from gradcode.codes.verify import amplification
 N_VALUES = (12, 24, 48, 96, 200)
 S_VALUES = (1, 4, 10)
 GRID_SCHEMES = (*SCHEMES, "binary")
+COMM_SCHEMES = ("comm-cyclic:m=2", "comm-cyclic:m=4")
 LARGE = (256, 16)  # (n, s) of the binary code's comparison
 LARGE_SCHEMES = ("binary", "cyclic-mds", "cyclic")
 LARGE_TARGETS = {"float64": 1e-12, "float32": 1e-6}  # worst error of the binary code
@@ -114,9 +123,9 @@ def count(flags: NDArray[np.bool_]) -> str:
     return f"{int(np.count_nonzero(flags)):,}"
 
 
-def decode_all(decode: Decode, masks: NDArray[np.bool_]) -> NDArray[np.float64]:
-    """Decoding vectors (sets x n); a row of NaN where the code refuses the set."""
-    A = np.full(masks.shape, np.nan)
+def decode_all(decode: Decode, masks: NDArray[np.bool_], blocks: int = 1) -> NDArray[np.float64]:
+    """Decoding vectors (sets x n; block codes: sets x m x n); NaN where the code refuses the set."""
+    A = np.full((masks.shape[0], *((blocks,) if blocks > 1 else ()), masks.shape[1]), np.nan)
     for i, mask in enumerate(masks):
         with suppress(DecodingError):
             A[i] = decode(mask)
@@ -139,6 +148,47 @@ def amplifications(code: GradientCode, A: NDArray) -> NDArray[np.float64]:
     return amps
 
 
+def evaluate_blocks(label: str, code: GradientCode, masks, G: NDArray) -> Outcome:
+    """`evaluate` for a block code: messages of ceil(D/m) values, m block decodes per set."""
+    m, k, D = code.blocks, code.k, G.shape[1]
+    w = code.message_length(D)
+    padded = np.zeros((k, m * w))
+    padded[:, :D] = G
+    Gb = padded.reshape(k, m, w)
+    m64 = sum(code.B[:, u * k : (u + 1) * k] @ Gb[:, u] for u in range(m))  # (n, w) messages
+    A = decode_all(code.decode, masks, m)
+    exact = G.sum(axis=0)
+
+    def errors(messages: NDArray) -> NDArray[np.float64]:
+        decoded = np.einsum("smn,nw->smw", A, messages.astype(np.float64)).reshape(len(A), -1)
+        return np.linalg.norm(decoded[:, :D] - exact, axis=1) / np.linalg.norm(exact)
+
+    ok = ~np.isnan(A[:, 0, 0])
+    residual = np.full(len(A), np.nan)
+    amp = np.full(len(A), np.nan)
+    for i in np.flatnonzero(ok):
+        residual[i], amp[i] = code.residual(A[i]), amplification(code, A[i])
+    return Outcome(label, errors(m64), errors(m64.astype(np.float32)), residual, amp)
+
+
+def comm_codes(n: int, s: int, seed: int, schemes=COMM_SCHEMES) -> list[tuple[str, GradientCode]]:
+    """(label, code) of the family for (n, s): strict where it builds, else strict=0, labelled."""
+    out = []
+    for name in schemes:
+        try:
+            out.append((name, gc.make_code(name, n, s, seed=seed)))
+        except ValueError:
+            try:
+                code = gc.make_code(name, n, s, seed=seed, strict=0)
+                out.append((f"{name} (strict=0)", code))
+            except ValueError as e:
+                NOT_BUILT.append(f"n={n} s={s} {name}: {str(e).split(': use')[0]}")
+    return out
+
+
+NOT_BUILT: list[str] = []  # the family's refusals to build, printed after the grid
+
+
 def evaluate(label: str, code: GradientCode, decode: Decode, masks, G: NDArray) -> Outcome:
     A = decode_all(decode, masks)
     m64 = code.B @ G
@@ -153,9 +203,10 @@ def evaluate(label: str, code: GradientCode, decode: Decode, masks, G: NDArray) 
 
 
 def run_case(
-    n: int, s: int, sets: int, paper_sets: int, seed: int, schemes=GRID_SCHEMES
+    n: int, s: int, sets: int, paper_sets: int, seed: int, schemes=GRID_SCHEMES, comm=COMM_SCHEMES
 ) -> list[Outcome]:
-    """Every scheme available for (n, s) and the paper's decoder on the cyclic code."""
+    """Every scheme available for (n, s), the paper's decoder on the cyclic code, and the
+    communication-efficient family (`comm`)."""
     mask_seed, grad_seed = np.random.SeedSequence([seed, n, s]).spawn(2)
     masks, _ = survivor_masks(n, s, sets, np.random.default_rng(mask_seed))
     outcomes = []
@@ -166,6 +217,9 @@ def run_case(
         if code.name == "cyclic" and paper_sets > 0:
             paper = partial(paper_decode, code.B)
             outcomes.append(evaluate(PAPER, code, paper, masks[:paper_sets], G))
+    for label, code in comm_codes(n, s, seed, comm):
+        G = np.random.default_rng(grad_seed).standard_normal((code.k, D))
+        outcomes.append(evaluate_blocks(label, code, masks, G))
     return outcomes
 
 
@@ -354,9 +408,14 @@ def main() -> int:
         "--large-sets", type=int, help="sets for the n=256, s=16 comparison (default 10,000)"
     )
     parser.add_argument("--large-only", action="store_true", help="only the n=256, s=16 comparison")
+    parser.add_argument(
+        "--comm-only", action="store_true", help="only cyclic-mds and the comm-cyclic family"
+    )
     args = parser.parse_args()
     sets = args.sets or (500 if args.quick else 10_000)
     paper_sets = sets if args.paper_sets is None else args.paper_sets
+    if args.comm_only:
+        paper_sets = 0
     large_sets = args.large_sets or (500 if args.quick else 10_000)
     start = print_header("gradcode decoding accuracy")
     if args.large_only:
@@ -372,9 +431,10 @@ def main() -> int:
     rows: list[list[str] | None] = []
     summary: list[list[str]] = []
     papers: list[list[str]] = []
+    grid = ("cyclic-mds",) if args.comm_only else GRID_SCHEMES
     for n in N_VALUES:
         for s in S_VALUES:
-            outcomes = run_case(n, s, sets, paper_sets, args.seed)
+            outcomes = run_case(n, s, sets, paper_sets, args.seed, grid)
             rows += [row(n, s, o) for o in outcomes] + [None]
             summary.append(summary_row(n, s, outcomes))
             if (compared := paper_row(n, s, outcomes)) is not None:
@@ -397,6 +457,12 @@ def main() -> int:
         papers,
         left=2,
     )
+    CONSOLE.print("comm-cyclic not built (refused as unsafe, or m > n-s):", markup=False)
+    for line in NOT_BUILT:
+        CONSOLE.print(f"  {line}", markup=False)
+    if args.comm_only:
+        print_footer(start)
+        return 0
     large_ok = run_large(large_sets, args.seed)
     CONSOLE.print(f"binary code targets at n={LARGE[0]}, s={LARGE[1]}: {verdict(large_ok)}")
     grid_ok = all(r[-1] == "PASS" for r in summary)

@@ -48,7 +48,8 @@ _spec.loader.exec_module(common)
 SCHEMES = ("naive", "frc", "cyclic", "cyclic-mds")
 CASES = [f"{s}-{c}" for s in SCHEMES for c in ("stragglers", "killed")] + ["cyclic-hang-raise"]
 CASES += [f"{name}-stragglers" for name in common.MULTI] + ["stream-killed", "stream-steady"]
-FLOAT32 = ["cyclic-mds-float32", "stream-float32"]
+CASES += ["comm-cyclic-killed"]
+FLOAT32 = ["cyclic-mds-float32", "stream-float32", "comm-cyclic-float32"]
 
 
 def mpiexec() -> str:

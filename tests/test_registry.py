@@ -16,8 +16,8 @@ from gradcode.registry import Registry
 from gradcode.runtime.engines import ENGINES, make_engine
 
 SCHEMES = (
-    "approx-frc, bibd, binary, cyclic, cyclic-mds, expander, frc, hetero, ignore, naive, "
-    "partial-cyclic, partial-frc, sgc, stream"
+    "approx-frc, bibd, binary, comm-cyclic, cyclic, cyclic-mds, expander, frc, hetero, ignore, "
+    "naive, partial-cyclic, partial-frc, sgc, stream"
 )
 DELAYS = "bimodal, empirical, exponential, fixed, markov, none, pareto, random, slowdown, trace"
 DATASETS = "amazon, amazon-synthetic, breast-cancer, csv, digits, gaussian, svmlight"

@@ -12,6 +12,7 @@ MULTI = {  # case name -> code spec
     "partial-frc": "partial-frc",
     "stream": "stream",
     "hetero": "hetero:speeds=1,1,2,2,1,3",
+    "comm-cyclic": "comm-cyclic:m=2",  # block messages: ceil(4/2) values each
 }
 
 

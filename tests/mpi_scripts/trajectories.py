@@ -41,8 +41,14 @@ cases["cyclic-hang-raise"] = (
 # multi-message and unequal-partition codes; float32 messages (compared at 1e-5)
 for name, spec in MULTI.items():
     cases[f"{name}-stragglers"] = (spec, S, {"delay": slow})
+cases["comm-cyclic-killed"] = (  # with an emulated link: 16-byte messages at 4 kB/s
+    "comm-cyclic:m=2",
+    S,
+    {"faults": [Fault(1, 2), Fault(4, 5)], "delay": steady, "link": "rate=4000"},
+)
 cases["stream-killed"] = ("stream", S, {"faults": [Fault(1, 2), Fault(4, 5)], "delay": steady})
 cases["cyclic-mds-float32"] = ("cyclic-mds", S, {"delay": slow, "message_dtype": "float32"})
+cases["comm-cyclic-float32"] = ("comm-cyclic:m=2", S, {"delay": slow, "message_dtype": "float32"})
 cases["stream-float32"] = ("stream", S, {"delay": slow, "message_dtype": "float32"})
 cases["stream-steady"] = (
     "stream",

@@ -59,6 +59,7 @@ def summary(code, v: Verification) -> dict:
         "load": {"max": int(sizes.max()), "mean": float(sizes.mean()), "lower_bound": code.s + 1},
         "data_share": {"max": share, "lower_bound": (code.s + 1) / code.n},
         "messages_per_worker": code.parts,
+        "blocks": code.blocks,  # each message is ceil(L / blocks) long for vectors of length L
         "verification": {
             "sets": v.sets,
             "exhaustive": v.exhaustive,
@@ -96,7 +97,10 @@ def show(code, v: Verification, report: dict) -> None:
         )
     if code.n <= SHOW_B_UP_TO:
         head = "worker" if code.parts == 1 else "worker.message"
-        table = Table(head, "partitions", *[f"B[:, {j}]" for j in range(code.k)], box=None)
+        cols = [f"B[:, {j}]" for j in range(code.k)]
+        if code.blocks > 1:  # column u*k+j: block u of partition j
+            cols = [f"{u}:{j}" for u in range(code.blocks) for j in range(code.k)]
+        table = Table(head, "partitions", *cols, box=None)
         for row in range(code.messages):
             cells = [f"{x:.3g}" if x else "." for x in code.B[row]]
             label = str(row) if code.parts == 1 else f"{row // code.parts}.{row % code.parts}"
@@ -105,6 +109,11 @@ def show(code, v: Verification, report: dict) -> None:
     else:
         head = ", ".join(f"{i}:{list(code.partitions(i))}" for i in range(4))
         out.print(f"supports: {head}, ... (row i holds {code.load} partitions)")
+    if code.blocks > 1:
+        out.print(
+            f"messages: {code.blocks} blocks, each message ceil(L/{code.blocks}) long (B's "
+            f"column u:j is block u of partition j); load s+m = {code.load}"
+        )
     how = "all" if v.exhaustive else "sampled"
     out.print(f"verification over {v.sets} straggler sets of size s ({how}):")
     status = "[green]ok[/]" if v.ok else f"[bold red]{v.failures} FAILED[/]"

@@ -76,6 +76,13 @@ RUN_OPTIONS: tuple[Option, ...] = (
     ),
     Option("row_time", "--row-time", "emulated seconds of work per data row", float),
     Option(
+        "link",
+        "--link",
+        "emulated uplink per worker: bytes/s, or rate=R,spread=X,latency=S,seed=N (each "
+        "message waits latency + bytes / rate)",
+        none="none",
+    ),
+    Option(
         "eval_every",
         "--eval-every",
         "rounds between recorded training losses, decoded from the messages (0: none)",

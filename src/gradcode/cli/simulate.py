@@ -63,6 +63,15 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--comm", type=float, default=0.0, help="seconds added to every reply")
     p.add_argument("--overhead", type=float, default=0.0, help="master s per round (decode)")
     p.add_argument(
+        "--link",
+        help="uplink per worker: bytes/s, or rate=R,spread=X,latency=S,seed=N; each message "
+        "costs its bytes / rate (needs --length)",
+    )
+    p.add_argument("--length", type=int, help="message vector length d (with --link)")
+    p.add_argument(
+        "--message-dtype", default="float64", choices=("float64", "float32"), help="with --link"
+    )
+    p.add_argument(
         "--carryover",
         action="store_true",
         help="chain rounds as the runtime does: a busy worker starts the next round late",
@@ -112,6 +121,11 @@ def timing(args: argparse.Namespace) -> dict:
         "overhead": args.overhead,
         "carryover": args.carryover,
         "gap": args.gap,
+        **(
+            {"link": args.link, "length": args.length, "dtype": args.message_dtype}
+            if args.link
+            else {}
+        ),
     }
 
 
@@ -131,7 +145,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
             sims.append(simulate(code, delays, rounds, **timing(args)))
         closed.append(
             None
-            if args.carryover
+            if args.carryover or args.link
             else expected_round_time(
                 code,
                 delays,

@@ -13,6 +13,7 @@ from .approx_frc import approx_frc
 from .base import DEFAULT_TOL, DecodingError, GradientCode, check_ns, min_norm_lstsq
 from .bibd import bibd
 from .binary import binary
+from .comm import comm_cyclic
 from .cyclic import cyclic
 from .cyclic_mds import cyclic_mds
 from .expander import expander
@@ -32,6 +33,7 @@ SCHEMES: dict[str, Factory] = {
     "frc": frc,
     "cyclic": cyclic,
     "cyclic-mds": cyclic_mds,
+    "comm-cyclic": comm_cyclic,
     "binary": binary,
     "partial-cyclic": partial_cyclic,
     "partial-frc": partial_frc,

@@ -34,12 +34,27 @@ def check_ns(n: object, s: object) -> tuple[int, int]:
     return int(n), int(s)
 
 
-def min_norm_lstsq(B: NDArray[np.float64], mask: Mask, refine: int = 1) -> Vector:
+def block_targets(k: int, blocks: int) -> NDArray[np.float64]:
+    """E (blocks x k*blocks) = I ⊗ 1ᵀ: block u's decoding vector must give 1 on block u's k
+    columns of B and 0 on the others' (block-major columns: column u*k + j)."""
+    return np.kron(np.eye(blocks), np.ones((1, k)))
+
+
+def min_norm_lstsq(B: NDArray[np.float64], mask: Mask, refine: int = 1, blocks: int = 1) -> Vector:
     """Reference decoder: the minimum-norm a over the survivors by a least-squares solve (QR) of
     B_Fᵀ a_F = 1, followed by `refine` steps of iterative refinement (each solves for the remaining
-    residual; the correction stays in the row space, so a stays minimum-norm)."""
+    residual; the correction stays in the row space, so a stays minimum-norm). With `blocks` > 1
+    the right-hand sides are the rows of `block_targets` and a is (blocks, n)."""
     BFt = B[mask].T
     cond = max(B.shape) * np.finfo(float).eps  # numerical rank, as numpy.linalg.matrix_rank
+    if blocks > 1:
+        T = block_targets(B.shape[1] // blocks, blocks).T
+        A_F = np.zeros((BFt.shape[1], blocks))
+        for _ in range(refine + 1):
+            A_F += scipy.linalg.lstsq(BFt, T - BFt @ A_F, cond=cond, lapack_driver="gelsy")[0]
+        A = np.zeros((blocks, B.shape[0]))
+        A[:, mask] = A_F.T
+        return A
     a_F = np.zeros(BFt.shape[1])
     for _ in range(refine + 1):
         r = 1.0 - BFt @ a_F
@@ -63,6 +78,12 @@ class GradientCode:
     p-th message worker i sends in a round, as soon as it has computed the partitions that row
     needs (rows with an empty support are never sent). Survivor masks then range over the
     n*parts messages. `sizes` are the partitions' relative sizes (None: equal).
+
+    Communication-efficient codes (`blocks` = m > 1, Ye & Abbe 2018) split every message vector
+    (length L) into m blocks of ceil(L/m) values (zero-padded); B is then (n*parts, k*m) with
+    block-major columns, column u*k + j the weight of block u of partition j's gradient, and a
+    message is sum_{j,u} B[msg, u*k+j] g_j^(u), of length ceil(L/m). The decoding vector becomes
+    A (m, n*parts) with A B = I ⊗ 1ᵀ (`block_targets`): row u of A decodes block u's sum.
     """
 
     name: str
@@ -75,10 +96,18 @@ class GradientCode:
     notes: str = ""
     parts: int = 1
     sizes: tuple[float, ...] | None = None
+    blocks: int = 1
 
     def __post_init__(self) -> None:
         if not (isinstance(self.parts, int) and self.parts >= 1):
             raise ValueError(f"parts must be an integer >= 1, got parts={self.parts!r}")
+        if not (isinstance(self.blocks, int) and self.blocks >= 1):
+            raise ValueError(f"blocks must be an integer >= 1, got blocks={self.blocks!r}")
+        if self.B_sparse.shape[1] % self.blocks:
+            raise ValueError(
+                f"B must have k*blocks columns (blocks={self.blocks}), got shape "
+                f"{self.B_sparse.shape}"
+            )
         if self.B_sparse.shape[0] != self.n * self.parts:
             raise ValueError(
                 f"B must have n*parts={self.n * self.parts} rows (n={self.n}, parts={self.parts}),"
@@ -115,7 +144,23 @@ class GradientCode:
     @property
     def k(self) -> int:
         """Number of data partitions."""
-        return self.B_sparse.shape[1]
+        return self.B_sparse.shape[1] // self.blocks
+
+    def message_length(self, L: int) -> int:
+        """Length of each message for message vectors of length L: ceil(L / blocks)."""
+        return -(-int(L) // self.blocks)
+
+    @cached_property
+    def support(self) -> sp.csr_array:
+        """0/1 partition support of each message (n*parts, k): the partitions it needs (the
+        stored entries of B; for `blocks` > 1 folded over the blocks)."""
+        S = self.B_sparse.copy()
+        if self.blocks > 1:
+            fold = sp.csr_array(np.tile(np.eye(self.k), (self.blocks, 1)))  # (k*blocks, k)
+            S = sp.csr_array(abs(S) @ fold)
+            S.eliminate_zeros()
+        S.data[:] = 1.0
+        return S
 
     @cached_property
     def B(self) -> NDArray[np.float64]:
@@ -148,11 +193,14 @@ class GradientCode:
         if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < self.n:
             raise ValueError(f"worker id must be an integer in 0..{self.n - 1}, got {i!r}")
         lo, hi = self.B_sparse.indptr[i * self.parts], self.B_sparse.indptr[(i + 1) * self.parts]
-        return tuple(dict.fromkeys(int(j) for j in self.B_sparse.indices[lo:hi]))
+        k = self.k
+        return tuple(dict.fromkeys(int(j) % k for j in self.B_sparse.indices[lo:hi]))
 
     def message_partitions(self, msg: int) -> tuple[int, ...]:
         """Partition ids in the support of message (row) msg of B."""
         lo, hi = self.B_sparse.indptr[msg], self.B_sparse.indptr[msg + 1]
+        if self.blocks > 1:
+            return tuple(dict.fromkeys(int(j) % self.k for j in self.B_sparse.indices[lo:hi]))
         return tuple(int(j) for j in self.B_sparse.indices[lo:hi])
 
     @cached_property
@@ -165,7 +213,7 @@ class GradientCode:
     @property
     def load(self) -> int:
         """Most partitions held by one worker (the paper's lower bound for exact codes is s+1)."""
-        if self.parts == 1:
+        if self.parts == 1 and self.blocks == 1:
             return int(np.diff(self.B_sparse.indptr).max())
         return max(len(self.partitions(i)) for i in range(self.n))
 
@@ -230,7 +278,8 @@ class GradientCode:
         return self.decoder.decodable_at(T)
 
     def decode(self, survivors: Iterable[int] | NDArray, *, best_effort: bool = False) -> Vector:
-        """The minimum-norm a over the survivors with aᵀB = 1ᵀ (read-only, zero elsewhere).
+        """The minimum-norm a over the survivors with aᵀB = 1ᵀ (read-only, zero elsewhere);
+        for `blocks` > 1 the (blocks, n*parts) A with A B = I ⊗ 1ᵀ, one row per block.
 
         Raises ValueError when the survivors cannot decode, `DecodingError` when an exact
         decode's residual exceeds `tol` even after the reference least-squares fallback.
@@ -242,8 +291,21 @@ class GradientCode:
             return self._cached_best(key)
         return self._cached_solve(key)  # readiness checked on a miss
 
+    @cached_property
+    def _targets_t(self) -> NDArray[np.float64]:
+        return block_targets(self.k, self.blocks).T  # (k*blocks, blocks)
+
+    def _remaining(self, a: Vector) -> NDArray[np.float64]:
+        """1 - aᵀB, as a vector (blocks = 1) or the (k*blocks, blocks) matrix E - A B (ᵀ)."""
+        if self.blocks == 1:
+            return 1.0 - self._Bt @ a
+        return self._targets_t - self._Bt @ np.asarray(a).T
+
     def misfit(self, a: Vector) -> tuple[float, float]:
         """(`residual`, `error`) of a decoding vector from one product aᵀB."""
+        if self.blocks > 1:
+            e = self._remaining(a)
+            return float(np.max(np.abs(e))), float(np.sum(e * e)) / (self.k * self.blocks)
         e = self._Bt @ a - 1.0
         return float(np.max(np.abs(e))), float(e @ e) / self.k
 
@@ -273,7 +335,7 @@ class GradientCode:
         if not self.exact:
             return a
         for _ in range(REFINE):
-            r = 1.0 - self._Bt @ a
+            r = self._remaining(a)
             if np.max(np.abs(r)) <= self.tol:
                 break
             x = self.decoder.correct(mask, r)
@@ -282,7 +344,7 @@ class GradientCode:
             a = a + x
         if self.residual(a) <= self.tol:
             return a
-        a = min_norm_lstsq(self.B, mask)  # the structured solve lost precision: try the reference
+        a = min_norm_lstsq(self.B, mask, blocks=self.blocks)  # the structured solve lost precision
         r = self.residual(a)
         if r <= self.tol:
             return a
@@ -302,11 +364,11 @@ class GradientCode:
             with contextlib.suppress(DecodingError):
                 return self._cached_solve(key)
         if not mask.any():
-            a = np.zeros(self.messages)
+            a = np.zeros(self.messages if self.blocks == 1 else (self.blocks, self.messages))
         elif not self.exact:  # approximate decoders solve any set to the least-squares best
             a = np.array(self.decoder.solve(mask))
         else:
-            a = min_norm_lstsq(self.B, mask, refine=0)
+            a = min_norm_lstsq(self.B, mask, refine=0, blocks=self.blocks)
         a.flags.writeable = False
         return a
 

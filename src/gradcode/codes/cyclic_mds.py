@@ -43,10 +43,19 @@ def generator(n: int, Z: np.ndarray) -> np.ndarray:
 
 def fourier_null_space(n: int, Z: np.ndarray) -> np.ndarray:
     """Orthonormal real Fourier vectors at the frequencies in Z (the left null space of B)."""
+    return real_fourier(n, Z)
+
+
+def real_fourier(n: int, freqs: np.ndarray) -> np.ndarray:
+    """Orthonormal real Fourier vectors (n x ...) at a frequency set closed under negation,
+    given by its members in [0, n): one cosine for 0 and n/2, a cosine and a sine otherwise."""
     t = np.arange(n)
+    freqs = np.asarray(freqs)
     cols = []
-    for m in Z[n >= 2 * Z]:
-        if 2 * m == n:
+    for m in freqs[n >= 2 * freqs]:
+        if m == 0:
+            cols.append(np.ones(n) / np.sqrt(n))
+        elif 2 * m == n:
             cols.append(np.cos(np.pi * t) / np.sqrt(n))
         else:
             cols.append(np.cos(2 * np.pi * m * t / n) * np.sqrt(2 / n))

@@ -52,12 +52,14 @@ def straggler_sets(
 
 
 def amplification(code: GradientCode, a: np.ndarray) -> float:
-    """|a ∘ (|B_i|)_i| / sqrt(k): the factor by which independent relative message errors grow in
+    """|a ∘ (|B_i|)_i| / sqrt(k) (block codes: its largest over the rows of A): the factor by which independent relative message errors grow in
     the decoded gradient, for partition gradients of equal norm and independent directions.
 
     1 for the naive code; float32 messages (unit roundoff 6e-8) lose about log10(amplification)
     of their 7 digits."""
     row_norms = np.sqrt(code.B_sparse.multiply(code.B_sparse).sum(axis=1))
+    if code.blocks > 1:  # block codes: the worst block's decoding row
+        return float(np.max(np.linalg.norm(a * row_norms, axis=1)) / np.sqrt(code.k))
     return float(np.linalg.norm(a * row_norms) / np.sqrt(code.k))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Real
+from typing import Any
 
 from ..codes import SCHEMES, GradientCode, make_code
 from ..delays import DelayModel
@@ -61,14 +62,15 @@ def sweep(
     rounds: int | None = None,
     seed: int = 0,
     t_partition: float = 0.01,
-    **sim: float | bool,
+    **sim: Any,
 ) -> Sweep:
     """Simulate every available (scheme, s) for n workers under the same delays.
 
     Unavailable pairs (frc needs (s+1) | n, naive only s = 0, bibd a design on n points) are
     skipped, as are repeats (a cyclic-mds code built for s+1; at s = 0 every scheme counts as
     naive). `t_partition` is the seconds for 1/n of the data (module docstring); `sim` goes to
-    `simulate` (comm, overhead, carryover ...).
+    `simulate` (comm, overhead, carryover, link and length: bandwidth, where shorter messages
+    of comm-cyclic codes pay ...).
     """
     unknown = [x for x in schemes if parse_spec(x, "code")[0] not in SCHEMES]
     if unknown:
@@ -90,7 +92,8 @@ def sweep(
             except ValueError as e:  # first sentence only (bibd lists every design)
                 why = str(e).split(". ")[0].removeprefix(f"{scheme}: ")
                 continue
-            key = ("naive", 0) if code.s == 0 else (scheme, code.s)  # s = 0: all are naive
+            naive = code.s == 0 and code.blocks == 1  # s = 0: all are naive (but block codes)
+            key = ("naive", 0) if naive else (scheme, code.s)
             if key in points:
                 why = "s=0 only, which is naive" if code.s == 0 else why
                 continue
@@ -106,7 +109,7 @@ def point(
     """Simulate `code` with t seconds per partition; the closed form too, for independent rounds."""
     result = simulate(code, delays, rounds, t_partition=t, **sim)
     closed = None
-    if not sim.get("carryover"):
+    if not sim.get("carryover") and sim.get("link") is None:  # no closed form with links
         kw = {k: sim[k] for k in CLOSED_FORM_KEYS if k in sim}
         closed = expected_round_time(code, delays, t_partition=t, **kw)
     return Point(

@@ -11,6 +11,7 @@ from numbers import Integral, Real
 from typing import Any
 
 from ..delays import DELAY_REGISTRY, DelayModel, parse_delay
+from ..links import Link, parse_link
 from ..models import MODEL_REGISTRY, Model
 from ..optim import OPTIMIZER_REGISTRY, Optimizer, Schedule
 from ..registry import Registry
@@ -30,7 +31,8 @@ class RunConfig:
     separable data), the paper's Nesterov-accelerated GD with lr=0.5 (`train`'s value: stable on
     the bundled data sets, where the old API's 0.1 crawled and compare's 1.0 suits only the
     paper's Amazon setup, whose example file sets it), 100 rounds, the local engine, no injected
-    delays or faults, a 60 s round timeout, no deadline, float64 messages, no emulated work, the
+    delays or faults, a 60 s round timeout, no deadline, float64 messages, no emulated work or
+    links (`link`: bytes/s or `links.parse_link` text, emulated per message), the
     loss recorded every round, parameters not recorded, a checkpoint about every
     30 s (with an output folder), seed 0.
 
@@ -55,6 +57,7 @@ class RunConfig:
     deadline: float | None = None
     message_dtype: str = "float64"
     row_time: float = 0.0
+    link: str | float | Link | None = None
     eval_every: int = 1
     record_params: bool = False
     checkpoint_every: int | None = None
@@ -98,6 +101,7 @@ class RunConfig:
             )
         if not _number(self.row_time, 0):
             raise ValueError(f"row_time must be a number of seconds >= 0, got {self.row_time!r}")
+        parse_link(self.link)  # checked here, built by build_link
         if not _integer(self.eval_every, 0):
             raise ValueError(
                 f"eval_every must be an integer >= 0 (0: never), got eval_every={self.eval_every!r}"
@@ -135,6 +139,8 @@ class RunConfig:
         """The fields as TOML/JSON values (sequences as lists, faults as text), None ones left out."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values["faults"] = [f.spec() for f in self.faults]
+        if isinstance(self.link, Link):
+            values["link"] = self.link.spec()
         return {
             k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if v is not None
         }
@@ -148,6 +154,10 @@ class RunConfig:
         if not isinstance(self.optimizer, str):
             return self.optimizer
         return OPTIMIZER_REGISTRY.build(self.optimizer, **self._unless_in(OPTIMIZER_REGISTRY, "lr"))
+
+    def build_link(self) -> Link | None:
+        """The emulated uplinks (`links.Link`), or None: messages cost no time."""
+        return parse_link(self.link)
 
     def build_delay(self) -> DelayModel:
         if not isinstance(self.delay, str):

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..codes import GradientCode
+from ..codes.blocks import unfold
 from ..models.base import L2Penalty
 from ..optim import OptState, update
 from .combine import Combiner
@@ -82,10 +83,16 @@ class RoundLoop:
             t0 = time.perf_counter()
             a, vectors, arrival, compute = self.gather(t, t0, theta)
             self.eng.round_done(t)
-            used = np.flatnonzero(a)
-            # g = (1/m) Σ a_i g_i + l2·θ, and the decoded loss, in one pass over the messages
-            coefs = [a[i] / m for i in used] + ([l2] if l2 else [])
-            decoded = combine(coefs, [vectors[int(i)] for i in used] + ([theta] if l2 else []))
+            if self.code.blocks > 1:  # block codes: m block sums of short messages
+                decoded, used = unfold(a, vectors, message_width(d))
+                decoded /= m
+                if l2:
+                    decoded[:d] += l2 * theta
+            else:
+                used = np.flatnonzero(a)
+                # g = (1/m) Σ a_i g_i + l2·θ, and the decoded loss, in one pass over the messages
+                coefs = [a[i] / m for i in used] + ([l2] if l2 else [])
+                decoded = combine(coefs, [vectors[int(i)] for i in used] + ([theta] if l2 else []))
             g, loss_mean = decoded[:d], decoded[d]  # (1/m) Σ a_i l_i: θ (for l2) is d long
             if l2 is None:
                 g += model.penalty_grad(theta)

@@ -16,6 +16,7 @@ from ..codes import STRAGGLER_FREE, GradientCode, make_code, needs_s
 from ..data import split_rows, worker_rows
 from ..data.rows import NpzRows
 from ..delays import DelayModel
+from ..links import Link
 from ..models import Model
 from ..spec import parse_spec
 from .checkpoint import (
@@ -43,26 +44,34 @@ def make_jobs(
     delay: DelayModel,
     faults: Sequence[Fault],
     row_time: float = 0.0,
+    link: Link | None = None,
 ) -> list[WorkerJob]:
     """Split the m rows into k partitions (in the code's relative `sizes`, else sizes differing
     by at most one) and give worker i, per message slot, the rows of that row of B's partitions,
     each row weighted by B[msg, j]: one chunk for single-message codes, a chunk per partition
-    for multi-message codes (their workers may stop between chunks)."""
+    for multi-message codes (their workers may stop between chunks) and block codes (each
+    partition's gradient is folded into the message with its block weights)."""
     parts = split_rows(X.shape[0], code.k, code.sizes)
 
+    def take(rows: np.ndarray):  # the rows themselves, or (data by reference) where they are
+        return FileRows(X, rows) if isinstance(X, NpzRows) else X[rows]
+
     def segment(msg: int, held: tuple[int, ...]) -> Segment:
+        if code.blocks > 1:
+            rows = parts[held[0]]
+            return Segment(take(rows), y[rows], np.ones(rows.size), code.B[msg, held[0] :: code.k])
         rows, w = worker_rows(held, code.B[msg], parts)
-        return Segment(FileRows(X, rows) if isinstance(X, NpzRows) else X[rows], y[rows], w)
+        return Segment(take(rows), y[rows], w)
 
     jobs = []
     for i in range(code.n):
         messages: list[tuple[Segment, ...] | None] = []
         for msg in range(i * code.parts, (i + 1) * code.parts):
             held = code.message_partitions(msg)
-            chunks = [held] if code.parts == 1 else [(j,) for j in held]
+            chunks = [held] if code.parts == 1 and code.blocks == 1 else [(j,) for j in held]
             messages.append(tuple(segment(msg, c) for c in chunks) if held else None)
         mine = tuple(f for f in faults if f.worker == i)
-        jobs.append(WorkerJob(i, code.n, tuple(messages), model, delay, mine, row_time))
+        jobs.append(WorkerJob(i, code.n, tuple(messages), model, delay, mine, row_time, link))
     return jobs
 
 
@@ -169,6 +178,8 @@ class _Run:
             "deadline": config.deadline,
             "message_dtype": config.message_dtype,
             "row_time": config.row_time,
+            "link": None if (link := config.build_link()) is None else link.spec(),
+            "blocks": code.blocks,
         }
         run = cls()
         run.code, run.model, run.opt, run.X, run.y, run.m = code, model, opt, X, y, m
@@ -242,10 +253,12 @@ class _Run:
             if self.start < rounds:
                 c = self.config
                 jobs = make_jobs(
-                    self.code, self.X, self.y, self.model, self.delay, c.faults, c.row_time
-                )
+                    self.code, self.X, self.y, self.model, self.delay, c.faults, c.row_time,
+                    c.build_link(),
+                )  # fmt: skip
                 dtype, d = np.dtype(c.message_dtype), self.theta.size
-                eng.start(jobs, d, parts=self.code.parts, dtype=dtype, width=message_width(d))
+                width = self.code.message_length(message_width(d))  # blocks: ceil((d+1)/m)
+                eng.start(jobs, d, parts=self.code.parts, dtype=dtype, width=width)
                 loop = RoundLoop(self, eng)
                 loop.run(rounds, eval_every, on_round)
             result.status, result.error = "ok", ""

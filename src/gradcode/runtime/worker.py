@@ -8,8 +8,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..codes.blocks import fold
 from ..data.rows import NpzRows
 from ..delays import DelayModel, NoDelay
+from ..links import Link
 from ..models import Model
 from ..models.base import value_and_grad
 from .faults import Fault
@@ -25,18 +27,23 @@ class FileRows:
 
 @dataclass(frozen=True)
 class Segment:
-    """Rows of one message (or of one chunk of it) and their weights B[msg, partition of row]."""
+    """Rows of one message (or of one chunk of it) and their weights B[msg, partition of row].
+
+    Block codes (`GradientCode.blocks` = m > 1): a chunk is one partition, its rows weigh 1 and
+    `mix` holds its m block weights B[msg, u*k+j]; its gradient is folded into the message
+    (`codes.blocks.fold`)."""
 
     X: object  # ndarray or scipy CSR, or FileRows until the worker has read them
     y: np.ndarray
     w: np.ndarray
+    mix: np.ndarray | None = None
 
     def loaded(self, model: Model) -> Segment:
         """The segment with its rows in memory (read from the file, checked by the model)."""
         if not isinstance(self.X, FileRows):
             return self
         X, y = model.check_data(self.X.source.rows(self.X.rows), self.y)
-        return Segment(X, y, self.w)
+        return Segment(X, y, self.w, self.mix)
 
 
 Message = tuple[Segment, ...]  # the chunks of one message, computed in order
@@ -69,6 +76,7 @@ class WorkerJob:
     delay: DelayModel = field(default_factory=NoDelay)
     faults: tuple[Fault, ...] = ()
     row_time: float = 0.0  # emulated seconds of work per row (slowed by the delay factor too)
+    link: Link | None = None  # emulated uplink: each message waits out its bytes / rate
 
     def loaded(self) -> WorkerJob:
         """The job with every row it holds in memory: rows still in a file are read now, in the
@@ -93,7 +101,8 @@ class WorkerJob:
         extra seconds spread over the chunks by their rows.
 
         Before every chunk `stop()` is asked; when true (the master no longer needs this round)
-        the iteration ends before the last message: the worker is idle."""
+        the iteration ends before the last message: the worker is idle. With a `link`, each
+        finished message waits out latency + its bytes x the link's seconds per byte."""
         for fault in self.faults:
             if fault.round <= round:  # a straggler may never be sent the fault's own round
                 fault.strike()
@@ -114,7 +123,14 @@ class WorkerJob:
                     if seg.y.size
                     else (0.0, 0.0)
                 )
-                if c:
+                if seg.mix is not None:  # block codes: [gradient, loss] folded into blocks
+                    vec = np.append(g, loss) if seg.y.size else np.zeros(d + 1)
+                    folded = fold(vec, seg.mix, out.shape[-1])
+                    if c:
+                        out[p] += folded
+                    else:
+                        out[p] = folded
+                elif c:
                     out[p, :d] += g
                     out[p, d] += loss
                 else:
@@ -126,4 +142,6 @@ class WorkerJob:
                 wait = extra * seg.y.size / rows + (factor - 1.0) * spent + factor * emulated
                 if wait > 0:
                     time.sleep(wait)
+            if self.link is not None:
+                time.sleep(self.link.seconds(round, self.n, out[p].nbytes)[0, self.worker])
             yield p, compute_s, p == todo[-1]

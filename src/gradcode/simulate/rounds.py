@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from ..codes import GradientCode, decodable_by_loop
 from ..delays import DelayModel, NoDelay, TraceDelay, parse_delay, sample_many
+from ..links import Link, parse_link
 from ..runtime.journal import load_result, save
 from ..runtime.result import Result, RoundRecord
 
@@ -170,6 +171,9 @@ def simulate(
     first_round: int = 0,
     keep_arrivals: bool = False,
     exact_loop: bool = False,
+    link: Link | str | float | None = None,
+    length: int | None = None,
+    dtype: str = "float64",
 ) -> Simulation:
     """Simulate `rounds` rounds (``first_round`` on) of `code` under `delays` (a model, a spec
     string for `parse_delay`, or None for no delay); see the module docstring for the model.
@@ -179,8 +183,20 @@ def simulate(
     models whose extra draws give each message's value (e.g. `EmpiricalDelay` resampling the
     ones `calibrate` measured). ``exact_loop`` forces the incremental ``can_decode`` loop
     (slow; the reference for the decoders' vectorised rules).
+
+    `link` (a `links.Link`, bytes/s, or its spec text) makes message size cost time: each
+    message of ``code.message_length(length)`` values of `dtype` takes the link's latency +
+    bytes x seconds per byte, the seconds the runtime's workers sleep before each reply (a
+    multi-message worker sends its messages one after another: message p waits p+1 sends).
+    `length` is the message vector's length (the parameter dimension d).
     """
     delays = as_delay_model(delays)
+    link = parse_link(link)
+    if link is not None and not (isinstance(length, (int, np.integer)) and length >= 1):
+        raise ValueError(
+            f"a link needs length, the message vector's length (d) >= 1, got length={length!r}"
+        )
+    nbytes = 0 if link is None else code.message_length(int(length)) * np.dtype(dtype).itemsize
     rounds = _rounds(rounds, delays)
     for name, value in (("t_partition", t_partition), ("comm", comm)):
         if isinstance(value, Real):
@@ -195,6 +211,8 @@ def simulate(
     for lo in range(0, rounds, step):
         hi = min(rounds, lo + step)
         T, C = _times(delays, first_round + lo, first_round + hi, prof, t_partition, comm)
+        if link is not None:
+            T += _link_seconds(link, first_round + lo, first_round + hi, prof, nbytes)
         if carryover:
             out[lo:hi], busy = _chained(code, T, busy, overhead + gap, exact_loop, C)
         else:
@@ -227,13 +245,11 @@ class Profile:
 
 def profile(code: GradientCode) -> Profile:
     """The code's work profile (partition sizes from `code.sizes`)."""
-    support = code.B_sparse.copy()
-    support.data[:] = 1.0
-    per_message = support @ code.size_of  # work of each message's own partitions
+    per_message = code.support @ code.size_of  # work of each message's own partitions
     work = per_message.reshape(code.n, code.parts).sum(axis=1)
     if code.parts == 1:
         return Profile(work)
-    counts = np.diff(code.B_sparse.indptr).reshape(code.n, code.parts)  # chunks per message
+    counts = np.diff(code.support.indptr).reshape(code.n, code.parts)  # chunks per message
     last = np.where(counts > 0, np.cumsum(counts, axis=1) - 1, -1).ravel()
     sizes = [code.size_of[list(code.partitions(i))] for i in range(code.n)]
     chunks = np.full((code.n, max(map(len, sizes))), math.inf)
@@ -282,6 +298,18 @@ def _times(delays, lo, hi, prof: Profile, t_partition, comm) -> tuple[Times, np.
     if not isinstance(comm, Real) or comm:
         T += _per_worker(comm, rounds, n)[..., w]
     return T, C
+
+
+def _link_seconds(link: Link, lo: int, hi: int, prof: Profile, nbytes: int) -> Times:
+    """(hi-lo, n*parts) seconds each message waits for the link: its own send and, for
+    multi-message codes, the sends of the worker's earlier messages."""
+    n = prof.work.size
+    per = link.seconds(np.arange(lo, hi), n, nbytes)
+    if prof.single:
+        return per
+    parts = prof.last.size // n
+    order = np.cumsum((prof.last >= 0).reshape(n, parts), axis=1).ravel()  # sends so far
+    return per[:, np.arange(n * parts) // parts] * order
 
 
 def _per_worker(x: float | DelayModel, rounds: np.ndarray, n: int):

@@ -31,7 +31,8 @@ class Engine(Protocol):
     ) -> None:
         """Launch the n workers, each with its job; d is the parameter dimension, `parts` the
         message slots per worker and round, `dtype` the messages' element type and `width`
-        the values in one message (default `message_width(d)`: gradient, then loss)."""
+        the values in one message (default `message_width(d)`: gradient, then loss; block
+        codes: ceil((d+1)/m))."""
 
     def send(self, worker: int, round: int, theta: np.ndarray) -> None:
         """Give an idle worker the task (round, theta). Every worker of a round is sent the
