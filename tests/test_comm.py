@@ -245,7 +245,8 @@ def test_an_emulated_link_makes_shorter_messages_faster():
         r = train(spec, X, y, n=6, s=s, rounds=3, link=link, eval_every=0)
         walls[spec] = np.array([x.wall_s for x in r.rounds])
     assert walls["naive"].min() >= 0.2 and walls["comm-cyclic:m=4"].min() >= 0.05
-    assert walls["comm-cyclic:m=4"].mean() < 0.6 * walls["naive"].mean()
+    # the fastest round of each: what the link costs, least disturbed by other load on the box
+    assert walls["comm-cyclic:m=4"].min() < 0.6 * walls["naive"].min()
 
 
 # ---- links and the simulator ------------------------------------------------------------------
