@@ -311,3 +311,22 @@ def test_advise_picks_shorter_messages_when_bandwidth_dominates():
     assert slow_net.best_mean.scheme == "comm-cyclic:m=4"
     fast_net = advise(11, "exponential:mean=0.05;seed=0", link=1e12, length=20_000, **kw)
     assert fast_net.best_mean.scheme == "cyclic-mds"  # load s+1 beats s+4 when bytes are free
+
+
+def test_compare_runs_the_family_beside_cyclic_mds_under_the_same_links():
+    from gradcode.experiments import compare, load_config
+
+    config = load_config(
+        None,
+        schemes=["naive", "cyclic-mds", "comm-cyclic:m=2"],
+        n=5,
+        s=1,
+        dataset="gaussian",
+        dataset_params={"rows": 300, "d": 8},
+        rounds=3,
+        link="rate=1e6;spread=0.5",
+    )
+    c = compare(config)
+    naive = c.series("naive", "train_loss")
+    assert np.allclose(c.series("comm-cyclic:m=2", "train_loss"), naive, rtol=0, atol=1e-12)
+    assert np.allclose(c.series("cyclic-mds", "train_loss"), naive, rtol=0, atol=1e-12)
