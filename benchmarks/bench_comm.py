@@ -32,6 +32,7 @@ from _common import CONSOLE, base_parser, fmt, print_footer, print_header, print
 from gradcode.data.synthetic import gaussian_mixture
 from gradcode.links import parse_link
 from gradcode.models import make_model
+from gradcode.runtime.worker import message_width
 from gradcode.simulate import simulate
 
 N, S, ROWS, D = 8, 1, 1200, 2000
@@ -64,7 +65,8 @@ def run_scheme(name: str, X, y, rounds: int, seed: int) -> tuple[list[str], floa
         seed=seed, lr=0.5,
     )  # fmt: skip
     walls = np.array([r.wall_s for r in result.rounds])
-    width = code.message_length(D)
+    L = message_width(D)  # what a worker sends: the gradient, then the loss
+    width = code.message_length(L)
     nbytes = width * 8
     received = np.mean([(r.messages + r.stale) * nbytes for r in result.rounds])
     rows_per_partition = ROWS / code.k
@@ -74,7 +76,7 @@ def run_scheme(name: str, X, y, rounds: int, seed: int) -> tuple[list[str], floa
         rounds,
         t_partition=ROW_TIME * rows_per_partition,
         link=parse_link(link),
-        length=D,
+        length=L,
         carryover=True,
     )
     measured, predicted = float(walls.mean()), sim.mean

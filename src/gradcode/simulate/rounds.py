@@ -188,7 +188,8 @@ def simulate(
     message of ``code.message_length(length)`` values of `dtype` takes the link's latency +
     bytes x seconds per byte, the seconds the runtime's workers sleep before each reply (a
     multi-message worker sends its messages one after another: message p waits p+1 sends).
-    `length` is the message vector's length (the parameter dimension d).
+    `length` is the message vector's length (a real run's workers send d + 1 values: the
+    gradient, then the loss; `gradcode.runtime.worker.message_width`).
     """
     delays = as_delay_model(delays)
     link = parse_link(link)
