@@ -26,11 +26,11 @@ class Combiner:
         self._tmp = np.empty(min(BLOCK, width))
 
     def __call__(self, coefs: Sequence[float], vectors: Sequence[np.ndarray]) -> np.ndarray:
-        """Σ coefs[i] * vectors[i] into the reused buffer `out` (returned): a vector may be
-        shorter than the others (θ beside messages that carry the loss too); the sum has the
-        longest one's length, and `out` is overwritten by the next call."""
-        width = max(v.shape[0] for v in vectors)
-        out = self.out[:width]
+        """Σ coefs[i] * vectors[i] into the reused buffer `out` (returned, `width` values): a
+        vector may be shorter (θ beside messages that carry the loss too: it adds to the first
+        values only); no vectors give zeros. `out` is overwritten by the next call."""
+        out = self.out
+        width = out.shape[0]
         for lo in range(0, width, BLOCK):
             block = out[lo : lo + BLOCK]
             block[:] = 0.0
