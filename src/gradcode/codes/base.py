@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from typing import Any
 
 import numpy as np
 import scipy.linalg
@@ -84,6 +85,11 @@ class GradientCode:
     block-major columns, column u*k + j the weight of block u of partition j's gradient, and a
     message is sum_{j,u} B[msg, u*k+j] g_j^(u), of length ceil(L/m). The decoding vector becomes
     A (m, n*parts) with A B = I ⊗ 1ᵀ (`block_targets`): row u of A decodes block u's sum.
+
+    Byzantine-resilient codes (`a` > 0) carry the redundancy to locate up to a corrupted messages
+    besides s stragglers (load s + 2a + 1); `make_locator` builds the code's error locator
+    (codes/byzantine.py). Uncoded baselines may carry a robust `aggregate` (codes/aggregate.py):
+    the master then estimates the sum of the n messages with it instead of decoding.
     """
 
     name: str
@@ -97,12 +103,21 @@ class GradientCode:
     parts: int = 1
     sizes: tuple[float, ...] | None = None
     blocks: int = 1
+    a: int = 0
+    make_locator: Callable[[GradientCode], Any] | None = field(default=None, repr=False)
+    aggregate: Callable[[NDArray[np.float64]], NDArray[np.float64]] | None = field(
+        default=None, repr=False
+    )
 
     def __post_init__(self) -> None:
         if not (isinstance(self.parts, int) and self.parts >= 1):
             raise ValueError(f"parts must be an integer >= 1, got parts={self.parts!r}")
         if not (isinstance(self.blocks, int) and self.blocks >= 1):
             raise ValueError(f"blocks must be an integer >= 1, got blocks={self.blocks!r}")
+        if isinstance(self.a, bool) or not (isinstance(self.a, int) and self.a >= 0):
+            raise ValueError(
+                f"a (corrupted messages to locate) must be an integer >= 0, got a={self.a!r}"
+            )
         if self.B_sparse.shape[1] % self.blocks:
             raise ValueError(
                 f"B must have k*blocks columns (blocks={self.blocks}), got shape "
@@ -176,6 +191,11 @@ class GradientCode:
     @cached_property
     def decoder(self) -> Decoder:
         return self.make_decoder(self)
+
+    @cached_property
+    def locator(self) -> Any:
+        """The error locator of a code with an adversary budget a > 0 (None otherwise)."""
+        return None if self.make_locator is None else self.make_locator(self)
 
     @cached_property
     def rank(self) -> int:
