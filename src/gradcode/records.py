@@ -34,6 +34,8 @@ ROUND_COLUMNS = (
     "stale",
     "stopped",
     "master_cpu_s",
+    "corrupt",
+    "flagged",
 )
 WORKER_COLUMNS = ("scheme", "round", "worker", "arrival_s", "compute_s", "used")
 

@@ -16,10 +16,14 @@ with no SVD.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 import numpy as np
 import scipy.sparse as sp
 
 from .base import GradientCode
+from .byzantine import SpectralLocator
 from .cyclic import cyclic_support
 from .decoders import NullSpaceDecoder
 
@@ -63,29 +67,48 @@ def real_fourier(n: int, freqs: np.ndarray) -> np.ndarray:
     return np.column_stack(cols) if cols else np.zeros((n, 0))
 
 
-def cyclic_mds(n: int, s: int, rng: np.random.Generator) -> GradientCode:
-    """Deterministic cyclic-MDS code; row i holds partitions i .. i+s (mod n)."""
+def cyclic_mds(n: int, s: int, rng: np.random.Generator, a: int = 0) -> GradientCode:
+    """Deterministic cyclic-MDS code; row i holds partitions i .. i+s (mod n).
+
+    With an adversary budget a > 0 the code is built for z = s + 2a erasures (load s + 2a + 1):
+    the master waits for n - s messages, locates up to a corrupted ones among them
+    (`SpectralLocator`) and decodes from the rest."""
+    if isinstance(a, bool) or not isinstance(a, int) or a < 0:
+        raise ValueError(f"a (corrupted messages to locate) must be an integer >= 0, got a={a!r}")
+    z = s + 2 * a
+    if z >= n:
+        raise ValueError(
+            f"cyclic-mds with a={a} needs s + 2a < n (load s+2a+1 <= n), got n={n}, s={s}"
+        )
     notes = ""
-    if (n - s) % 2 == 0:
+    if (n - z) % 2 == 0:
         notes = (
             f"no real cyclic-MDS code has n-s even (n={n}, s={s}): built for s={s + 1} "
-            f"stragglers (load {s + 2})"
+            f"stragglers (load {z + 2})"
         )
-        s += 1
-    Z = zero_exponents(n, s)
+        if z + 1 >= n:
+            raise ValueError(f"cyclic-mds cannot meet n={n}, s={s}, a={a}: {notes}")
+        s, z = s + 1, z + 1
+    Z = zero_exponents(n, z)
     g = generator(n, Z)
-    rows, cols = cyclic_support(n, s)
+    rows, cols = cyclic_support(n, z)
     B = sp.csr_array((np.tile(g, n), (rows, cols)), shape=(n, n))
-    return GradientCode(
-        "cyclic-mds",
-        n,
-        s,
-        B,
-        exact=True,
-        notes=notes,
-        make_decoder=lambda c: NullSpaceDecoder(
-            particular=circulant_solver(g, n, Z), N=fourier_null_space(n, Z), k=n, need=n - s
-        ),
+
+    def decoder(need: int) -> Callable[[GradientCode], NullSpaceDecoder]:
+        return lambda c: NullSpaceDecoder(
+            particular=circulant_solver(g, n, Z), N=fourier_null_space(n, Z), k=n, need=need
+        )
+
+    code = GradientCode("cyclic-mds", n, z, B, exact=True, notes=notes, make_decoder=decoder(n - z))
+    if not a:
+        return code
+    return replace(
+        code,
+        s=s,
+        a=a,
+        make_decoder=decoder(n - s),
+        make_locator=lambda c: SpectralLocator(n, int(Z[0]), z, inner=code),
+        notes="; ".join(filter(None, [notes, f"locates up to a={a} corrupted messages"])),
     )
 
 

@@ -66,16 +66,20 @@ class UniformDecoder(AtLeast):
 
 @dataclass(frozen=True)
 class GroupDecoder(Decoder):
-    """Fractional repetition: a_i = 1/|F ∩ group(i)|, ready once every group has one reply: the
-    max over groups of the group's first arrival."""
+    """Fractional repetition: a_i = 1/|F ∩ group(i)|, ready once every group has `need` replies
+    (one; 2a+1 to out-vote a corrupted ones): the max over groups of the group's need-th
+    arrival."""
 
     group: NDArray[np.intp]  # group id of each worker (of each message: multi-message codes)
     n_groups: int
     member: str = "worker"
+    need: int = 1
     rule = "groups"
 
     @property
     def requirement(self) -> str:
+        if self.need > 1:
+            return f"{self.need} {self.member}s from each of the {self.n_groups} groups"
         return f"one {self.member} from each of the {self.n_groups} groups"
 
     @cached_property
@@ -103,14 +107,25 @@ class GroupDecoder(Decoder):
             return np.full(T.shape[0], math.inf)
         if self.order is not None:
             T = T[:, self.order]
-        m = self.size
+        m, q = self.size, self.need - 1
+        if q:  # the need-th arrival of each group
+            ends = np.r_[self.starts[1:], T.shape[1]]
+            return np.stack(
+                [
+                    np.sort(T[:, lo:hi], axis=1)[:, q] if hi - lo > q else np.full(len(T), math.inf)
+                    for lo, hi in zip(self.starts, ends, strict=True)
+                ],
+                axis=1,
+            ).max(axis=1)
         if m is not None:  # equal groups, members m apart after the sort: m strided minima
             return np.minimum.reduce([T[:, j::m] for j in range(m)]).max(axis=1)
         return np.minimum.reduceat(T, self.starts, axis=1).max(axis=1)
 
     @property
     def order_statistic(self) -> OrderStatistic | None:
-        return None if self.size is None else ("groups", self.n_groups, self.size)
+        if self.size is None or self.need > 1:
+            return None
+        return ("groups", self.n_groups, self.size)
 
     def _counts(self, mask: Mask) -> Vector:
         return np.bincount(self.group, weights=mask, minlength=self.n_groups)

@@ -42,7 +42,7 @@ class RunConfig:
     `faults` are `Fault` values or "WORKER@ROUND[:KIND]" text. `seed` drives a code given by
     name, the synthetic data and the delays. `eval_every`: rounds between recorded training losses
     (decoded from the messages, which carry them: no pass over the data; 0: none). `checkpoint_every`: rounds between checkpoints (None: about every
-    30 s).
+    30 s). `quarantine`: corrupt rounds after which a worker is treated as dead (0: never).
     """
 
     model: str | Model = "logistic"
@@ -62,6 +62,7 @@ class RunConfig:
     record_params: bool = False
     checkpoint_every: int | None = None
     seed: int = 0
+    quarantine: int = 3
 
     def __post_init__(self) -> None:
         """Every option checked; a message names the option, the bad value and what is allowed."""
@@ -112,6 +113,11 @@ class RunConfig:
             raise ValueError(
                 f"checkpoint_every must be a number of rounds >= 1 or None (about every "
                 f"{CHECKPOINT_SECONDS:g} s), got {self.checkpoint_every!r}"
+            )
+        if not _integer(self.quarantine, 0):
+            raise ValueError(
+                f"quarantine must be a number of corrupt rounds >= 0 after which a worker is "
+                f"treated as dead (0: never), got quarantine={self.quarantine!r}"
             )
         if not _integer(self.seed, 0):
             raise ValueError(f"seed must be an integer >= 0, got seed={self.seed!r}")

@@ -274,6 +274,8 @@ def round_row(result: Result, r: RoundRecord, metrics: Sequence[str] = ()) -> li
         r.stale,
         r.stopped,
         r.master_cpu_s,
+        " ".join(map(str, r.corrupt)),
+        int(r.flagged),
         *(r.metrics.get(m, math.nan) for m in metrics),
     ]
 
@@ -367,7 +369,9 @@ def _record(row: dict, workers: list[tuple[int, float, float]]) -> RoundRecord:
         int(row["stale"]),
         int(row["stopped"]),
         {k: number(v) for k, v in row.items() if k not in ROUND_COLUMNS},
-        number(row.get("master_cpu_s", "")),  # older folders have no such column
+        number(row.get("master_cpu_s", "")),  # older folders have no such columns
+        tuple(int(x) for x in row.get("corrupt", "").split()),
+        row.get("flagged", "0") == "1",
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -22,6 +23,7 @@ from .combine import Combiner
 from .messages import Idle, Reply, WorkerDied
 from .result import Result, RoundRecord
 from .signals import deferred
+from .trust import Trust, Verdict, finite, nonfinite
 from .worker import message_width
 
 
@@ -67,6 +69,7 @@ class RoundLoop:
         self.live = np.ones(self.code.n, dtype=bool)
         self.busy = np.zeros(self.code.n, dtype=bool)
         self.stale = self.stopped = 0
+        self.offences: dict[int, list[int]] = {}  # worker -> rounds it was caught corrupt
         for i in sorted(self.result.dead):  # dead before a resume: dead still
             if i < self.code.n:
                 eng.kill(i)
@@ -74,49 +77,43 @@ class RoundLoop:
 
     def run(self, rounds, eval_every, on_round) -> None:
         run, model, result = self.run_, self.model, self.result
-        m, theta, state = run.m, _own(run.theta), _own_state(run.state)
+        theta, state = _own(run.theta), _own_state(run.state)
         d = theta.size
-        combine = Combiner(message_width(d))
-        l2 = _l2(model)
+        self.combine = Combiner(message_width(d))
+        self.trust = Trust(self.code, message_width(d), run.config.seed, run.config.message_dtype)
         clock = time.process_time()
         for t in range(run.start, rounds):
             t0 = time.perf_counter()
-            a, vectors, arrival, compute = self.gather(t, t0, theta)
+            r = self.gather(t, t0, theta)
             self.eng.round_done(t)
-            if self.code.blocks > 1:  # block codes: m block sums of short messages
-                decoded, used = unfold(a, vectors, message_width(d))
-                decoded /= m
-                if l2:
-                    decoded[:d] += l2 * theta
-            else:
-                used = np.flatnonzero(a)
-                # g = (1/m) Σ a_i g_i + l2·θ, and the decoded loss, in one pass over the messages
-                coefs = [a[i] / m for i in used] + ([l2] if l2 else [])
-                decoded = combine(coefs, [vectors[int(i)] for i in used] + ([theta] if l2 else []))
-            g, loss_mean = decoded[:d], decoded[d]  # (1/m) Σ a_i l_i: θ (for l2) is d long
-            if l2 is None:
-                g += model.penalty_grad(theta)
-            record_loss = eval_every and t % eval_every == 0
-            penalty = model.penalty(theta) if record_loss else 0.0
-            theta, state = update(self.opt, theta, g, state)
+            record_loss = eval_every and t % eval_every == 0 and r.decoded is not None
+            loss = math.nan
+            if r.decoded is not None:  # a flagged round is recorded, never stepped on
+                g, loss_mean = r.decoded[:d], r.decoded[d]  # (1/m) Σ a_i l_i
+                if self.l2 is None:
+                    g += model.penalty_grad(theta)
+                penalty = model.penalty(theta) if record_loss else 0.0
+                theta, state = update(self.opt, theta, g, state)
+                loss = loss_mean + penalty if record_loss else math.nan
             wall = time.perf_counter() - t0
-            loss = loss_mean + penalty if record_loss else math.nan
-            residual, error = self.code.misfit(a)
+            residual, error = self.code.misfit(r.a) if r.a is not None else (math.nan, math.nan)
             now = time.process_time()
             cpu, clock = now - clock, now
             record = RoundRecord(
                 t,
                 wall,
-                arrival,
-                compute,
-                tuple(used.tolist()),
+                r.arrival,
+                r.compute,
+                tuple(r.used.tolist()),
                 residual,
                 loss,
                 error,
-                len(vectors),
+                r.messages,
                 self.stale,
                 self.stopped,
                 master_cpu_s=cpu,
+                corrupt=r.corrupt,
+                flagged=r.decoded is None,
             )
             with deferred():  # the round is recorded whole, or not at all
                 result.rounds.append(record)
@@ -126,30 +123,107 @@ class RoundLoop:
                 run.stepped(t, theta, state)
             if on_round is not None:
                 on_round(record)
+            self.punish(t, r.corrupt)
         for ev in self.eng.wait(0):  # deaths already reported but never waited for
             if isinstance(ev, WorkerDied):
                 result.dead[ev.worker] = ev.reason
 
-    def gather(self, t: int, t0: float, theta: np.ndarray):
-        """Messages of round t until the code decodes (or the deadline passes): the decoding
-        vector a, the messages by id, per-worker arrival and compute times. Counts the stale
-        messages and early stops of older rounds seen meanwhile (`self.stale`, `self.stopped`)."""
+    def decode(
+        self, a: np.ndarray, vectors: dict, theta: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(decoded, used): (1/m) Σ a_i v_i + l2·θ in the gradient's values, the decoded
+        training loss last, in one pass over the messages; robust aggregates for baselines."""
+        code, m, l2, d = self.code, self.run_.m, self.l2, theta.size
+        if code.aggregate is not None:  # robust aggregation of the n plain messages
+            used = np.flatnonzero(a)
+            decoded = code.aggregate(np.stack([vectors[int(i)] for i in used])) / m
+        elif code.blocks > 1:  # block codes: m block sums of short messages
+            decoded, used = unfold(a, vectors, message_width(d))
+            decoded /= m
+        else:
+            used = np.flatnonzero(a)
+            coefs = [a[i] / m for i in used] + ([l2] if l2 else [])
+            decoded = self.combine(coefs, [vectors[int(i)] for i in used] + ([theta] if l2 else []))
+            return decoded, used
+        if l2:
+            decoded[:d] += l2 * theta
+        return decoded, used
+
+    @property
+    def l2(self) -> float | None:
+        return _l2(self.model)
+
+    def punish(self, t: int, corrupt: tuple[int, ...]) -> None:
+        """Count each worker's corrupt rounds; quarantine (kill, as dead) at the configured count."""
+        limit = self.run_.config.quarantine
+        for i in corrupt:
+            self.offences.setdefault(i, []).append(t)
+            if limit and len(self.offences[i]) >= limit and self.live[i]:
+                self.eng.kill(i)
+                self.live[i] = self.busy[i] = False
+                self.result.dead[i] = (
+                    f"quarantined: corrupt messages in rounds {self.offences[i]} "
+                    f"(quarantine after {limit})"
+                )
+
+    def gather(self, t: int, t0: float, theta: np.ndarray) -> Gathered:
+        """Messages of round t until the trusted ones decode (or the deadline passes), decoded.
+        Counts the stale messages and early stops of older rounds seen meanwhile (`self.stale`,
+        `self.stopped`)."""
         code, eng, live, busy, result = self.code, self.eng, self.live, self.busy, self.result
         self.stale = self.stopped = 0
         for i in np.flatnonzero(live & ~busy):
             eng.send(int(i), t, theta)
         busy[live] = True
         arrived = np.zeros(code.messages, dtype=bool)
+        bad = np.zeros(code.messages, dtype=bool)  # this round's messages found corrupt
         arrival = np.full(code.n, np.nan)
         compute = np.full(code.n, np.nan)
         vectors: dict[int, np.ndarray] = {}
         timeout = t0 + self.round_timeout
         soft = math.inf if self.deadline is None else t0 + self.deadline
         deaths = True  # (re)check that the live workers can still decode: now, and after deaths
-        while not code.can_decode(arrived):
+
+        def done(verdict: Verdict) -> Gathered | None:
+            """The round decoded from the verdict; None: a used message is not finite (dropped
+            as corrupt: decode again without it)."""
+            bad[list(verdict.dropped)] = True
+            if verdict.a is None:
+                return Gathered(
+                    None,
+                    None,
+                    np.flatnonzero(arrived & ~bad),
+                    arrival,
+                    compute,
+                    len(vectors),
+                    _workers(bad, code.parts),
+                )
+            decoded, used = self.decode(verdict.a, vectors, theta)
+            if not finite(decoded):
+                culprits = nonfinite(used, vectors)
+                if culprits:
+                    bad[culprits] = True
+                    return None
+            return Gathered(
+                verdict.a, decoded, used, arrival, compute, len(vectors), _workers(bad, code.parts)
+            )
+
+        while True:
+            ok = arrived & ~bad
+            more = bool((live & busy).any())  # messages of this round may still come
+            if code.can_decode(ok):
+                verdict = self.trust.decide(t, ok, vectors, final=not more)
+                if verdict is not None:
+                    if (out := done(verdict)) is not None:
+                        return out
+                    continue  # a used message was not finite: decide again without it
+            if bad.any() and not more:  # corrupt messages, and nothing left to replace them
+                return done(Verdict(None))
             now = time.perf_counter()
-            if now >= soft and arrived.any():
-                return code.decode(arrived, best_effort=True), vectors, arrival, compute
+            if now >= soft and ok.any():
+                if (out := done(Verdict(code.decode(ok, best_effort=True)))) is not None:
+                    return out
+                continue
             if deaths and not code.can_decode(arrived | np.repeat(live, code.parts)):
                 _fail(code, t, result, f"workers {sorted(result.dead)} are dead")
             deaths = False
@@ -183,7 +257,25 @@ class RoundLoop:
                 if not busy[i]:  # an older round's and idle: hand it the newest parameters
                     eng.send(i, t, theta)
                     busy[i] = True
-        return code.decode(arrived), vectors, arrival, compute
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """One gathered round: the decoding vector and the decoded [gradient, loss] (None: flagged),
+    the messages used, arrival and compute times per worker, messages arrived, corrupt workers."""
+
+    a: np.ndarray | None
+    decoded: np.ndarray | None
+    used: np.ndarray
+    arrival: np.ndarray
+    compute: np.ndarray
+    messages: int
+    corrupt: tuple[int, ...]
+
+
+def _workers(bad: np.ndarray, parts: int) -> tuple[int, ...]:
+    """The workers that sent the messages in `bad`."""
+    return tuple(sorted({int(i) // parts for i in np.flatnonzero(bad)}))
 
 
 def _summary(reason: str) -> str:

@@ -28,6 +28,8 @@ class RoundRecord:
     stopped: int = 0  # workers that reported stopping an earlier round early (multi-message)
     metrics: dict[str, float] = field(default_factory=dict)  # evaluated after the run (test_auc..)
     master_cpu_s: float = math.nan  # CPU seconds of the master process over the round
+    corrupt: tuple[int, ...] = ()  # workers whose messages were found corrupt (and dropped)
+    flagged: bool = False  # corruption found but not located: the round was not stepped on
 
 
 @dataclass

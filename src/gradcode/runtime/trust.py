@@ -1,0 +1,100 @@
+"""What the master trusts: never a non-finite message; with an adversary budget a, never a
+message that the code's redundancy shows to be corrupted.
+
+Codes with a > 0 (codes/byzantine.py) decide each round in three steps:
+1. project: P = Y R for a random R (L x q) drawn from the run's seed and the round, after the
+   messages arrived; a non-finite projection marks a non-finite message (dropped at once);
+2. locate: the code's locator names at most (redundancy // 2) suspects from P;
+3. confirm: with the suspects dropped, the code's parity checks C must annihilate the FULL
+   messages: ||Σ_i C_ki y_i|| <= tol · Σ_i |C_ki| ||y_i|| for every check k. Only then is the
+   round decoded, from the confirmed messages alone.
+A round that cannot be confirmed waits for more messages; when none can come it is flagged:
+recorded, never stepped on. Codes without a locator trust every finite message; the loop
+drops a non-finite one it finds in a decoded sum (`nonfinite`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg.blas import dnrm2
+
+from ..codes import GradientCode
+from .combine import Combiner
+
+PROJECTIONS = 2  # q: random projections the locator works on
+TOL = {"float64": 1e-7, "float32": 1e-4}  # relative disagreement that counts as corruption
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A round's decision: the decoding vector over the trusted messages (None: the round is
+    flagged, nothing is stepped) and the messages found corrupt."""
+
+    a: np.ndarray | None
+    dropped: tuple[int, ...] = ()
+
+
+class Trust:
+    """Decides a round of `code` from its arrived messages (module docstring)."""
+
+    def __init__(self, code: GradientCode, width: int, seed: int, dtype: str = "float64") -> None:
+        self.code, self.width, self.seed, self.tol = code, width, seed, TOL[dtype]
+        self.locator = code.locator
+        self._combine = Combiner(width) if self.locator is not None else None
+
+    def decide(self, t: int, mask: np.ndarray, vectors: dict, final: bool) -> Verdict | None:
+        """The round's verdict from the messages in `mask` (the code can decode them), or None:
+        wait for more (only while `final` is false: more messages may still come)."""
+        if self.locator is None:
+            return Verdict(self.code.decode(mask))
+        ids = np.flatnonzero(mask)
+        R = np.random.default_rng((self.seed, t)).standard_normal((self.width, PROJECTIONS))
+        P = np.zeros((self.code.messages, PROJECTIONS))
+        for i in ids:
+            P[i] = vectors[int(i)] @ R
+        bad = ids[~np.isfinite(P[ids]).all(axis=1)]
+        ok = mask.copy()
+        ok[bad] = False
+        P[bad] = 0.0
+        suspects = self.locator.locate(ok, P, self.tol)
+        if suspects is not None:
+            ok[list(suspects)] = False
+            if self.locator.inner.can_decode(ok) and self._confirmed(ok, vectors):
+                return Verdict(self.locator.inner.decode(ok), tuple(sorted({*bad, *suspects})))
+        return None if not final else Verdict(None, tuple(int(i) for i in bad))
+
+    def _confirmed(self, ok: np.ndarray, vectors: dict) -> bool:
+        """Whether every parity check over the messages in `ok` vanishes on the full vectors
+        (no check left: nothing confirms, so nothing is trusted)."""
+        C = self.locator.checks(ok)
+        rows = C.shape[0]
+        if rows == 0:
+            return False
+        C = C.toarray() if hasattr(C, "toarray") else C
+        ids = np.flatnonzero(ok)
+        norms = np.array([_norm(vectors[int(i)]) for i in ids])
+        assert self._combine is not None
+        for k in range(rows):
+            c = C[k, ids]
+            used = np.flatnonzero(c)
+            r = self._combine(c[used].tolist(), [vectors[int(ids[j])] for j in used])
+            if not _norm(r) <= self.tol * float(np.abs(c[used]) @ norms[used]):
+                return False
+        return True
+
+
+def nonfinite(ids: np.ndarray, vectors: dict) -> list[int]:
+    """The messages among `ids` with a NaN or an infinity."""
+    return [int(i) for i in ids if not np.isfinite(vectors[int(i)]).all()]
+
+
+def finite(x: np.ndarray) -> bool:
+    """Whether every value of x is finite, from one pass (a sum: NaN and ±inf propagate)."""
+    return math.isfinite(float(np.add.reduce(x, dtype=np.float64)))
+
+
+def _norm(v: np.ndarray) -> float:
+    return float(dnrm2(v)) if v.dtype == np.float64 else float(np.linalg.norm(v))
