@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 Array = NDArray[np.float64]
 Rule = Callable[[Array, int], Array]  # (V (n, L), f) -> estimate of the sum, (L,)
 
-GEOMED_TOL = 1e-10  # stop at relative change ||z' - z|| <= tol * ||z||
+GEOMED_TOL = 1e-10  # stop at ||z' - z|| <= tol * mean_i ||V_i - z||
 GEOMED_ITERATIONS = 200
 SMOOTHING = 1e-8  # Weiszfeld distances are floored at SMOOTHING x (median distance to the start)
 
@@ -45,9 +45,17 @@ def _no_nan(V: Array) -> Array:
     return np.where(np.isnan(V), np.inf, V) if np.isnan(V).any() else V
 
 
+def coordinate_median(V: Array) -> Array:
+    """The coordinate-wise median of the rows of V (as `numpy.median`, by one sort along the rows:
+    several times faster than `numpy.median` over axis 0 of a row-major V)."""
+    n = V.shape[0]
+    S = np.sort(V, axis=0)
+    return S[n // 2] if n % 2 else (S[n // 2 - 1] + S[n // 2]) / 2
+
+
 def median(V: Array, f: int = 0) -> Array:
     """n × the coordinate-wise median of the messages (f is only checked by `make_aggregate`)."""
-    return V.shape[0] * np.median(_no_nan(V), axis=0)
+    return V.shape[0] * coordinate_median(_no_nan(V))
 
 
 def trimmed_mean(V: Array, f: int) -> Array:
@@ -64,12 +72,12 @@ def _centred_gram(V: Array) -> tuple[Array, Array, Array, NDArray[np.bool_]]:
     """(C, G, m, finite): the finite messages centred at their coordinate-wise median m,
     their Gram matrix G = C Cᵀ (n, n) and the mask of usable rows; a row with a non-finite entry,
     or one whose squared distance to m overflows, is 0 in C and G and False in the mask."""
-    finite = np.isfinite(V).all(axis=1)
+    finite = np.asarray(np.isfinite(V).all(axis=1))
     if finite.all():
-        m = np.median(V, axis=0)
+        m = coordinate_median(V)
         C = V - m
     else:
-        m = np.median(V[finite], axis=0) if finite.any() else np.zeros(V.shape[1])
+        m = coordinate_median(V[finite]) if finite.any() else np.zeros(V.shape[1])
         C = np.where(finite[:, None], V - m, 0.0)
     with np.errstate(over="ignore", invalid="ignore"):
         G = C @ C.T
@@ -124,8 +132,10 @@ def geometric_median(
     w_i = 1 / max(||V_i - z||, ν), ν = SMOOTHING × the median of ||V_i - m|| (a message at z gets
     the largest weight instead of a division by zero). After the first step z = m + Cᵀα is a
     convex combination, so the iteration runs on α (n values) with the Gram matrix G of the
-    centred messages C = V - m: ||V_i - z||² = G_ii - 2(Gα)_i + αᵀGα. It stops when
-    ||z' - z|| <= tol ||z|| or after `iterations` steps (f is only checked by `make_aggregate`).
+    centred messages C = V - m: ||V_i - z||² = G_ii - 2(Gα)_i + αᵀGα. It stops at a relative
+    change ||z' - z|| <= tol × the mean distance of the messages to z (a scale that, unlike
+    ||z||, a common offset of the messages does not change) or after `iterations` steps (f is
+    only checked by `make_aggregate`).
     """
     n, L = V.shape
     C, G, m, finite = _centred_gram(V)
@@ -135,8 +145,6 @@ def geometric_median(
     radius = np.sqrt(np.maximum(g[finite], 0.0))
     nu = SMOOTHING * float(np.median(radius))
     nu = nu if nu > 0 else np.finfo(float).tiny  # most messages equal: they pin z at once
-    p = C @ m  # ||z||² = ||m||² + 2 pᵀα + αᵀGα
-    mm = float(m @ m)
     alpha = np.zeros(n)  # z = m
     Galpha = np.zeros(n)
     for _ in range(iterations):
@@ -145,10 +153,9 @@ def geometric_median(
         new = w / w.sum()
         step = new - alpha
         Gnew = G @ new
-        change2 = max(float(step @ (Gnew - Galpha)), 0.0)
-        size2 = max(mm + 2.0 * float(p @ new) + float(new @ Gnew), 0.0)
+        change = np.sqrt(max(float(step @ (Gnew - Galpha)), 0.0))  # ||z' - z||
         alpha, Galpha = new, Gnew
-        if change2 <= tol * tol * size2:
+        if change <= tol * float(d[finite].mean()):
             break
     return n * (m + alpha @ C)
 
