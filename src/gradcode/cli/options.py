@@ -108,7 +108,7 @@ RUN_OPTIONS: tuple[Option, ...] = (
         metavar="ROUNDS",
         none="about every 30 s",
     ),
-    Option("seed", "--seed", "seed of the code, the data and the delays", int),
+    Option("seed", "--seed", "seed of the code, the data, the delays and the corrupt faults", int),
 )
 
 
