@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
+from ..attacks import ATTACKS
 from ..delays import DELAYS
 from ..models import MODEL_REGISTRY
 from ..optim import OPTIMIZER_REGISTRY
@@ -49,7 +50,9 @@ RUN_OPTIONS: tuple[Option, ...] = (
     Option(
         "faults",
         "--fault",
-        "WORKER@ROUND[:kill|raise|hang]: a worker dies, raises or hangs (repeatable)",
+        "WORKER@ROUND[:kill|raise|hang]: a worker dies, raises or hangs; "
+        "WORKER@ROUND:corrupt[=MODEL[:SCALE]]: from that round on it corrupts its messages, "
+        f"MODEL one of {', '.join(ATTACKS)} (sign when left out) (repeatable)",
         action="append",
         metavar="WORKER@ROUND",
     ),
@@ -105,7 +108,7 @@ RUN_OPTIONS: tuple[Option, ...] = (
         metavar="ROUNDS",
         none="about every 30 s",
     ),
-    Option("seed", "--seed", "seed of the code, the data and the delays", int),
+    Option("seed", "--seed", "seed of the code, the data, the delays and the corrupt faults", int),
 )
 
 

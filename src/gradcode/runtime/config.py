@@ -39,7 +39,8 @@ class RunConfig:
     `model`, `optimizer` and `delay` are registry specs ("least-squares", "adam:beta1=0.8",
     "fixed:workers=0;delay=0.2") or built values; `l2` and `lr` apply to a model and an optimizer
     given by spec (a built one carries its own; a spec's own l2 or lr wins over the default).
-    `faults` are `Fault` values or "WORKER@ROUND[:KIND]" text. `seed` drives a code given by
+    `faults` are `Fault` values or "WORKER@ROUND[:KIND]" text (corrupt faults:
+    "WORKER@ROUND:corrupt=MODEL", `parse_fault`). `seed` drives a code given by
     name, the synthetic data and the delays. `eval_every`: rounds between recorded training losses
     (decoded from the messages, which carry them: no pass over the data; 0: none). `checkpoint_every`: rounds between checkpoints (None: about every
     30 s). `quarantine`: corrupt rounds after which a worker is treated as dead (0: never).

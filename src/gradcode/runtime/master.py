@@ -45,12 +45,14 @@ def make_jobs(
     faults: Sequence[Fault],
     row_time: float = 0.0,
     link: Link | None = None,
+    seed: int = 0,
 ) -> list[WorkerJob]:
     """Split the m rows into k partitions (in the code's relative `sizes`, else sizes differing
     by at most one) and give worker i, per message slot, the rows of that row of B's partitions,
     each row weighted by B[msg, j]: one chunk for single-message codes, a chunk per partition
     for multi-message codes (their workers may stop between chunks) and block codes (each
-    partition's gradient is folded into the message with its block weights)."""
+    partition's gradient is folded into the message with its block weights). Worker i gets the
+    faults of worker i and the run's `seed` (its corrupt faults' random streams)."""
     parts = split_rows(X.shape[0], code.k, code.sizes)
 
     def take(rows: np.ndarray):  # the rows themselves, or (data by reference) where they are
@@ -71,7 +73,7 @@ def make_jobs(
             chunks = [held] if code.parts == 1 and code.blocks == 1 else [(j,) for j in held]
             messages.append(tuple(segment(msg, c) for c in chunks) if held else None)
         mine = tuple(f for f in faults if f.worker == i)
-        jobs.append(WorkerJob(i, code.n, tuple(messages), model, delay, mine, row_time, link))
+        jobs.append(WorkerJob(i, code.n, tuple(messages), model, delay, mine, row_time, link, seed))
     return jobs
 
 
@@ -254,7 +256,7 @@ class _Run:
                 c = self.config
                 jobs = make_jobs(
                     self.code, self.X, self.y, self.model, self.delay, c.faults, c.row_time,
-                    c.build_link(),
+                    c.build_link(), c.seed,
                 )  # fmt: skip
                 dtype, d = np.dtype(c.message_dtype), self.theta.size
                 width = self.code.message_length(message_width(d))  # blocks: ceil((d+1)/m)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..attacks import Attack
 from ..codes.blocks import fold
 from ..data.rows import NpzRows
 from ..delays import DelayModel, NoDelay
@@ -77,6 +78,7 @@ class WorkerJob:
     faults: tuple[Fault, ...] = ()
     row_time: float = 0.0  # emulated seconds of work per row (slowed by the delay factor too)
     link: Link | None = None  # emulated uplink: each message waits out its bytes / rate
+    seed: int = 0  # the run's seed (RunConfig.seed): the corrupt faults' random streams
 
     def loaded(self) -> WorkerJob:
         """The job with every row it holds in memory: rows still in a file are read now, in the
@@ -102,9 +104,18 @@ class WorkerJob:
 
         Before every chunk `stop()` is asked; when true (the master no longer needs this round)
         the iteration ends before the last message: the worker is idle. With a `link`, each
-        finished message waits out latency + its bytes x the link's seconds per byte."""
+        finished message waits out latency + its bytes x the link's seconds per byte.
+
+        Corrupt faults active at `round` (from their round on) rewrite each finished message
+        out[p], after its last chunk (and fold) and before the link and the yield, in the
+        faults' order, each with `Attack.rng(seed, round, p, worker)`: see `corrupt`."""
+        attacks: tuple[Attack, ...] = ()
         for fault in self.faults:
-            if fault.round <= round:  # a straggler may never be sent the fault's own round
+            if not fault.active(round):
+                continue
+            if fault.kind == "corrupt":
+                attacks += (fault.as_attack(),)
+            else:
                 fault.strike()
         extra, factor = self.delay.sample(round, self.n)
         extra, factor = extra[self.worker], factor[self.worker]
@@ -142,6 +153,44 @@ class WorkerJob:
                 wait = extra * seg.y.size / rows + (factor - 1.0) * spent + factor * emulated
                 if wait > 0:
                     time.sleep(wait)
+            if attacks:
+                self.corrupt(attacks, round, p, theta, out[p], **kw)
             if self.link is not None:
                 time.sleep(self.link.seconds(round, self.n, out[p].nbytes)[0, self.worker])
             yield p, compute_s, p == todo[-1]
+
+    def corrupt(
+        self,
+        attacks: tuple[Attack, ...],
+        round: int,
+        p: int,
+        theta: np.ndarray,
+        message: np.ndarray,
+        **kw: int,
+    ) -> None:
+        """Rewrite the finished message p (`message`, in place) with each attack in turn, each
+        drawing from its own `Attack.rng(self.seed, round, p, self.worker)`. ALIE's spread is
+        `spread` (one more pass over the message's rows, not counted in compute_s)."""
+        for attack in attacks:
+            spread = self.spread(p, theta, message.shape[-1], **kw) if attack.needs_spread else None
+            attack.corrupt(message, attack.rng(self.seed, round, p, self.worker), spread)
+
+    def spread(self, p: int, theta: np.ndarray, width: int, **kw: int) -> np.ndarray:
+        """The per-coordinate std of an honest message as worker `worker` estimates it from its
+        own rows (ALIE's spread): each chunk's rows split into 4 near-equal quarters (in order),
+        quarter q of the message the sum over its chunks of their quarter q's B-weighted
+        [gradient, loss] (folded like the message for block codes), and
+        spread = sqrt(4) * std over the 4 quarters (ddof=1): the message sums 4 quarters' worth of
+        rows, so its std is twice a quarter's."""
+        quarters = np.zeros((4, width))
+        for seg in self.messages[p] or ():
+            edges = [seg.y.size * q // 4 for q in range(5)]
+            for q in range(4):
+                a, b = edges[q], edges[q + 1]
+                if a == b:
+                    continue
+                X = seg.X[a:b]  # type: ignore[index]
+                loss, g = value_and_grad(self.model, theta, X, seg.y[a:b], seg.w[a:b], **kw)
+                vec = np.append(g, loss)
+                quarters[q] += vec if seg.mix is None else fold(vec, seg.mix, width)
+        return 2.0 * quarters.std(axis=0, ddof=1)
