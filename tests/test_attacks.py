@@ -128,7 +128,7 @@ def test_attacks_rewrite_views_in_place():
         assert np.array_equal(buf[0], buf[2]) and not np.array_equal(buf[1], buf[0]), model
         col = np.tile(vector(4), (3, 1)).T.copy()
         Attack(model).corrupt(col[:, 1], np.random.default_rng(0), spread)
-        assert np.array_equal(col[:, 1], buf[1]), model
+        assert np.array_equal(col[:, 1], buf[1], equal_nan=True), model
 
 
 # -- seeds, validation ------------------------------------------------------------------------
@@ -187,6 +187,7 @@ def test_default_scales():
         "alie": 1.0,
         "collude": 1.0,
         "bitflip": 1.0,
+        "nan": 1.0,
     }
 
 

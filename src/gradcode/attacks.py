@@ -25,6 +25,8 @@ folded values. An `Attack` rewrites all of v in place, loss included:
   flipping mantissa bit b changes a value by a relative 2^(b-52) < 1/2 (float32: 2^(b-23)), and
   by < 2^-20 for the low bits b < 32: below any detection threshold and harmless to training.
   (A sign flip of 0.0 gives -0.0: the bits change, the value compares equal.)
+- ``nan``: max(1, round(scale)) distinct random coordinates become NaN (an overflow in the
+  worker's arithmetic): never stepped on, with every code.
 
 Randomness is explicit: `corrupt` draws from the Generator it is given; `Attack.rng` is the
 stream the runtime uses, ``np.random.default_rng([seed, round, STREAM, p, worker])`` (collude:
@@ -42,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.random import Generator
 
-ATTACKS = ("sign", "noise", "constant", "alie", "collude", "bitflip")
+ATTACKS = ("sign", "noise", "constant", "alie", "collude", "bitflip", "nan")
 DEFAULT_SCALES = {
     "sign": 1.0,
     "noise": 1.0,
@@ -50,6 +52,7 @@ DEFAULT_SCALES = {
     "alie": 1.0,
     "collude": 1.0,
     "bitflip": 1.0,
+    "nan": 1.0,
 }
 STREAM = 4  # [seed, round, STREAM, ...]: the attacks' random stream (delays use 0..2, links 3)
 _FLIP_BITS = {np.dtype(np.float64): (52, 64, np.uint64), np.dtype(np.float32): (23, 32, np.uint32)}
@@ -130,6 +133,9 @@ class Attack:
         elif self.model == "collude":
             u = rng.standard_normal(v.shape)
             v[...] = (scale / (rms(u) or 1.0)) * u
+        elif self.model == "nan":
+            count = min(v.size, max(1, round(scale)))
+            v[np.unravel_index(rng.choice(v.size, size=count, replace=False), v.shape)] = np.nan
         else:
             _flip(v, max(1, round(scale)), rng)
 

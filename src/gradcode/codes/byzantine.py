@@ -35,6 +35,7 @@ from .base import GradientCode
 from .protocol import Mask
 
 TOL = 1e-7  # relative size of a disagreement that counts as corruption (float64 messages)
+RANK = 1e-3  # a Hankel singular value below RANK * tol (relative) is zero: rounding, no error
 SEPARATION = 1e-3  # a root of the locator is this much closer to 0 than any other position
 CHECKS_CACHE = 256
 
@@ -116,7 +117,7 @@ class SpectralLocator:
         for nu in range(1, K // 2 + 1):
             H = np.concatenate([_hankel(T[:, c], nu) for c in range(T.shape[1])])
             _, sigma, Vh = np.linalg.svd(H)
-            if sigma[-1] > tol * scale * np.sqrt(H.shape[0]):
+            if sigma[-1] > RANK * tol * scale * np.sqrt(H.shape[0]):
                 continue  # more than nu errors (or none that nu roots explain)
             lam = Vh[-1].conj()
             vals = np.abs(np.polyval(lam[::-1], X))

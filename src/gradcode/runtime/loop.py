@@ -183,6 +183,7 @@ class RoundLoop:
         timeout = t0 + self.round_timeout
         soft = math.inf if self.deadline is None else t0 + self.deadline
         deaths = True  # (re)check that the live workers can still decode: now, and after deaths
+        trusting = self.trust.fallback  # decodes what is left once corrupt messages are dropped
 
         def done(verdict: Verdict) -> Gathered | None:
             """The round decoded from the verdict; None: a used message is not finite (dropped
@@ -192,7 +193,7 @@ class RoundLoop:
                 return Gathered(
                     None,
                     None,
-                    np.flatnonzero(arrived & ~bad),
+                    np.zeros(0, dtype=np.intp),  # nothing used
                     arrival,
                     compute,
                     len(vectors),
@@ -211,7 +212,8 @@ class RoundLoop:
         while True:
             ok = arrived & ~bad
             more = bool((live & busy).any())  # messages of this round may still come
-            if code.can_decode(ok):
+            # enough to locate a corruptions; once workers are lost, all the live ones' messages
+            if code.can_decode(ok) or (not more and ok.any() and trusting.can_decode(ok)):
                 verdict = self.trust.decide(t, ok, vectors, final=not more)
                 if verdict is not None:
                     if (out := done(verdict)) is not None:
@@ -224,7 +226,7 @@ class RoundLoop:
                 if (out := done(Verdict(code.decode(ok, best_effort=True)))) is not None:
                     return out
                 continue
-            if deaths and not code.can_decode(arrived | np.repeat(live, code.parts)):
+            if deaths and not trusting.can_decode(arrived | np.repeat(live, code.parts)):
                 _fail(code, t, result, f"workers {sorted(result.dead)} are dead")
             deaths = False
             if now >= timeout:

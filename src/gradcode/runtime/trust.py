@@ -4,7 +4,8 @@ message that the code's redundancy shows to be corrupted.
 Codes with a > 0 (codes/byzantine.py) decide each round in three steps:
 1. project: P = Y R for a random R (L x q) drawn from the run's seed and the round, after the
    messages arrived; a non-finite projection marks a non-finite message (dropped at once);
-2. locate: the code's locator names at most (redundancy // 2) suspects from P;
+2. locate: the code's locator names at most (redundancy // 2) suspects from P, and again on
+   what is left until it names none (a huge error can hide smaller ones below rounding);
 3. confirm: with the suspects dropped, the code's parity checks C must annihilate the FULL
    messages: ||Σ_i C_ki y_i|| <= tol · Σ_i |C_ki| ||y_i|| for every check k. Only then is the
    round decoded, from the confirmed messages alone.
@@ -25,7 +26,7 @@ from ..codes import GradientCode
 from .combine import Combiner
 
 PROJECTIONS = 2  # q: random projections the locator works on
-TOL = {"float64": 1e-7, "float32": 1e-4}  # relative disagreement that counts as corruption
+TOL = {"float64": 1e-7, "float32": 1e-3}  # relative disagreement that counts as corruption
 
 
 @dataclass(frozen=True)
@@ -43,28 +44,38 @@ class Trust:
     def __init__(self, code: GradientCode, width: int, seed: int, dtype: str = "float64") -> None:
         self.code, self.width, self.seed, self.tol = code, width, seed, TOL[dtype]
         self.locator = code.locator
+        # the code that decodes the messages left once corrupt ones are dropped
+        self.fallback = code if self.locator is None else self.locator.inner
         self._combine = Combiner(width) if self.locator is not None else None
 
     def decide(self, t: int, mask: np.ndarray, vectors: dict, final: bool) -> Verdict | None:
-        """The round's verdict from the messages in `mask` (the code can decode them), or None:
-        wait for more (only while `final` is false: more messages may still come)."""
+        """The round's verdict from the messages in `mask` (the code can decode them, or
+        `fallback` can and no more will come), or None: wait for more (only while `final` is
+        false: more messages may still come)."""
         if self.locator is None:
             return Verdict(self.code.decode(mask))
         ids = np.flatnonzero(mask)
         R = np.random.default_rng((self.seed, t)).standard_normal((self.width, PROJECTIONS))
         P = np.zeros((self.code.messages, PROJECTIONS))
-        for i in ids:
-            P[i] = vectors[int(i)] @ R
+        with np.errstate(over="ignore", invalid="ignore"):  # a corrupt message may overflow
+            for i in ids:
+                P[i] = vectors[int(i)] @ R
         bad = ids[~np.isfinite(P[ids]).all(axis=1)]
         ok = mask.copy()
         ok[bad] = False
-        P[bad] = 0.0
-        suspects = self.locator.locate(ok, P, self.tol)
-        if suspects is not None:
-            ok[list(suspects)] = False
-            if self.locator.inner.can_decode(ok) and self._confirmed(ok, vectors):
-                return Verdict(self.locator.inner.decode(ok), tuple(sorted({*bad, *suspects})))
+        dropped = [int(i) for i in bad]
+        while (suspects := self._locate(ok, P)) is not None and suspects:
+            ok[list(suspects)] = False  # peel: a huge error can hide smaller ones below rounding
+            dropped += suspects
+        if suspects is not None and self.fallback.can_decode(ok) and self._confirmed(ok, vectors):
+            return Verdict(self.fallback.decode(ok), tuple(sorted(dropped)))
         return None if not final else Verdict(None, tuple(int(i) for i in bad))
+
+    def _locate(self, ok: np.ndarray, P: np.ndarray) -> tuple[int, ...] | None:
+        """The locator's suspects among `ok`, from the projections scaled to at most 1 there."""
+        Q = np.where(ok[:, None], P, 0.0)
+        Q /= np.maximum(np.abs(Q).max(axis=0), np.finfo(float).tiny)  # no overflow near 1e308
+        return self.locator.locate(ok, Q, self.tol)
 
     def _confirmed(self, ok: np.ndarray, vectors: dict) -> bool:
         """Whether every parity check over the messages in `ok` vanishes on the full vectors
