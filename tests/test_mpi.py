@@ -48,7 +48,7 @@ _spec.loader.exec_module(common)
 SCHEMES = ("naive", "frc", "cyclic", "cyclic-mds")
 CASES = [f"{s}-{c}" for s in SCHEMES for c in ("stragglers", "killed")] + ["cyclic-hang-raise"]
 CASES += [f"{name}-stragglers" for name in common.MULTI] + ["stream-killed", "stream-steady"]
-CASES += ["comm-cyclic-killed"]
+CASES += ["comm-cyclic-killed", "cyclic-mds-a1-corrupt", "frc-a1-corrupt"]
 FLOAT32 = ["cyclic-mds-float32", "stream-float32", "comm-cyclic-float32"]
 
 
@@ -132,6 +132,13 @@ def test_dead_workers_are_reported(trajectories: Path) -> None:
     assert dead["cyclic-killed"] == dead["cyclic-mds-killed"] == killed
     assert dead["frc-killed"].items() <= killed.items()
     assert "injected fault: worker 5 raised at round 4" in dead["cyclic-hang-raise"]["5"]
+    # corrupt workers: caught in their first three rounds, quarantined (dead) after them
+    assert dead["cyclic-mds-a1-corrupt"].keys() == {"2"}
+    assert dead["cyclic-mds-a1-corrupt"]["2"].startswith("quarantined: corrupt messages in rounds")
+    assert dead["frc-a1-corrupt"] == {"4": dead["frc-a1-corrupt"]["4"]}
+    assert dead["frc-a1-corrupt"]["4"].startswith(
+        "quarantined: corrupt messages in rounds [1, 2, 3]"
+    )
 
 
 def test_too_many_failures_fail_cleanly(too_many) -> None:

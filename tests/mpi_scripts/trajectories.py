@@ -55,6 +55,13 @@ cases["stream-steady"] = (
     S,
     {"delay": FixedStragglers(workers=tuple(range(N)), delay=0.09)},
 )
+# Byzantine workers: located, dropped, quarantined after 3 rounds; the trajectory stays exact
+cases["cyclic-mds-a1-corrupt"] = (
+    "cyclic-mds:a=1",
+    1,
+    {"faults": ["2@0:corrupt=sign"], "delay": slow},
+)
+cases["frc-a1-corrupt"] = ("frc:a=1", 0, {"faults": ["4@1:corrupt=noise"], "delay": steady})
 dead, stopped = {}, {}
 for name, (scheme, s, kw) in cases.items():
     res = gc.train(scheme, X, y, n=N, s=s, **gd_kwargs(**kw))
