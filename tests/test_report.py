@@ -104,6 +104,19 @@ def test_comparison_cells_have_one_format_per_column(saved):
     assert 'class="scroll"' in page  # wide tables scroll inside the page
 
 
+def test_report_names_each_schemes_slowest_workers(saved):
+    c, out = saved
+    page = write_report(out).read_text()
+    section = page[page.index("<h2>Stragglers</h2>") : page.index("<h2>Figures</h2>")]
+    for name in ("naive", "cyclic", "ignore", "sgc:load=2"):
+        assert f"<h3>{name}</h3>" in section
+    tables = section.split("<table>")[1:]
+    assert len(tables) == 4
+    for table in tables:  # worker 2 is delayed every round: the slowest of every scheme
+        assert Table(f"<table>{table}").columns["worker"][0] == "2"
+    assert "binomial" in section and "Persistent stragglers:" in section
+
+
 def test_exact_codes_rounding_is_zero_and_others_keep_their_error():
     row = {"scheme": "cyclic", "exact": True, "mean_error": 4.558e-28, "load": 5, "mean_load": 2.0}
     assert cells.cell(row, "mean_error") == "0"

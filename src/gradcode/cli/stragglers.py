@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
+from rich.console import Console
 from rich.table import Column, Table
 
-from ..experiments.stragglers import COLUMNS, LEVEL, Attribution, attribute, read_runs
+from ..experiments.stragglers import (
+    COLUMNS,
+    HEADERS,
+    LEVEL,
+    NOTE,
+    Attribution,
+    attribute,
+    formatted,
+    read_runs,
+    title,
+)
 from ..records import encode
+from ..runtime.journal import atomic_write
 from .errors import CommandError
 from .tables import _strict, print_table
 
@@ -33,12 +44,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=LEVEL,
         help="family-wise error of the verdicts if stragglers were i.i.d. (default: %(default)s)",
     )
-    p.add_argument("--format", choices=FORMATS, default="table", help="default: %(default)s")
-    p.add_argument("--out", type=Path, help="write the csv or json to FILE, not stdout")
+    p.add_argument(
+        "--format", choices=FORMATS, default="table", help="what to print (default: %(default)s)"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object: --format json")
+    p.add_argument(
+        "--out", type=Path, metavar="FILE", help="write the csv or json to FILE, not stdout"
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    if args.json:
+        args.format = "json"
     if not args.dir.exists():
         raise CommandError(f"{args.dir} does not exist", "give a run's or a comparison's folder")
     if not args.dir.is_dir():
@@ -60,7 +78,8 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     if args.out is None:
         sys.stdout.write(text)
     else:
-        args.out.write_text(text)
+        atomic_write(args.out, lambda f: f.write(text.encode()))
+        Console(stderr=True, highlight=False).print(f"wrote {args.out}")
     return 0
 
 
@@ -82,40 +101,13 @@ def to_json(found: list[Attribution]) -> str:
     return json.dumps(_strict(doc), indent=2) + "\n"
 
 
-def show(a: Attribution, top: int | None = None) -> None:
-    """A table of the workers, slowest first (the first `top`)."""
-    title = (
-        f"{a.scheme}: n={a.n}, {a.rounds} rounds, the {a.s} slowest or missing per round "
-        f"straggle; i.i.d. rate p0={a.p0:.3g}; persistent: binomial p < {a.level:g}/n"
-    )
-    table = Table(
-        Column("worker", justify="right"), "rounds", "straggled", "rate", "median slowdown",
-        "p90 slowdown", "compute slowdown", "missing", "p-value", "lag-1 autocorr", "verdict",
-        title=title, title_justify="left",
-    )  # fmt: skip
-    for row in a.rows()[:top]:
-        table.add_row(*cells(row))
+def show(a: Attribution) -> None:
+    """A table of the workers, slowest first, and the persistent ones."""
+    table = Table(Column(HEADERS[0], justify="right"), *HEADERS[1:], title=title(a))
+    table.title_justify = "left"
+    for row in a.rows():
+        table.add_row(*formatted(row))
     print_table(table)
     if a.persistent:
         print(f"persistent stragglers: {', '.join(map(str, a.persistent))}")
-
-
-def cells(row: dict) -> list[str]:
-    """A worker's row as text, in the order of `COLUMNS`."""
-    return [
-        str(row["worker"]),
-        str(row["rounds"]),
-        str(row["straggled"]),
-        f"{row['rate']:.3f}",
-        _times(row["median_slowdown"]),
-        _times(row["p90_slowdown"]),
-        _times(row["compute_slowdown"]),
-        str(row["missing"]),
-        f"{row['p_value']:.2g}",
-        "-" if math.isnan(row["autocorr"]) else f"{row['autocorr']:+.2f}",
-        row["verdict"] or "-",
-    ]
-
-
-def _times(x: float) -> str:
-    return "-" if math.isnan(x) else f"{x:.2f}x"
+    print(NOTE)

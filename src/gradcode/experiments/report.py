@@ -8,7 +8,7 @@ import html
 import json
 from pathlib import Path
 
-from . import cells, plots
+from . import cells, plots, stragglers
 from .provenance import provenance
 from .tables import SUMMARY_COLUMNS, Comparison, load_folder
 
@@ -53,6 +53,36 @@ def summary_table(c: Comparison) -> str:
     table = f'<div class="scroll"><table><tr>{head}</tr>{body}</table></div>'
     notes = " ".join(cells.NOTES[k] for k in shown if k in cells.NOTES)
     return f'{table}<p class="note">{html.escape(notes)}</p>'
+
+
+def stragglers_section(out: Path, c: Comparison, top: int = 5) -> str:
+    """Per scheme, its `top` slowest workers by straggling rate (`stragglers.attribute`), and
+    the persistent ones."""
+    parts = []
+    results = stragglers.with_dead(out, c.results)
+    for name, result in results.items():
+        try:
+            a = stragglers.attribute(result)
+        except ValueError:  # no rounds, or a single worker: nothing to attribute
+            continue
+        head = "".join(f"<th>{h}</th>" for h in stragglers.HEADERS)
+        body = "".join(
+            "<tr>"
+            + "".join(f"<td>{html.escape(v)}</td>" for v in stragglers.formatted(r))
+            + "</tr>"
+            for r in a.rows()[:top]
+        )
+        named = ", ".join(map(str, a.persistent)) or "none"
+        parts.append(
+            f'<h3>{html.escape(name)}</h3><p class="note">{html.escape(stragglers.title(a))}; '
+            f"the {min(top, a.n)} slowest of {a.n} workers. Persistent stragglers: "
+            f"<b>{html.escape(named)}</b>.</p>"
+            f'<div class="scroll"><table><tr>{head}</tr>{body}</table></div>'
+        )
+    if not parts:
+        return ""
+    note = f'<p class="note">{html.escape(stragglers.NOTE)}</p>'
+    return "<h2>Stragglers</h2>" + "".join(parts) + note
 
 
 def describe(c: Comparison) -> tuple[str, str, str]:
@@ -100,6 +130,7 @@ def write_report(out: str | Path) -> Path:
 <p>{text}</p>
 {provenance(out, c)}
 <h2>Summary</h2>{summary_table(c)}
+{stragglers_section(out, c)}
 <h2>Figures</h2><div class="figures">{"".join(figures)}</div>
 <h2>Configuration</h2><pre>{html.escape(config)}</pre>
 </body></html>

@@ -152,15 +152,60 @@ def attribute(result: Result, *, s: int | None = None, level: float = LEVEL) -> 
 def read_runs(folder: str | Path) -> dict[str, Result]:
     """The runs of a run's folder (one) or a comparison's (one per scheme, each with the dead
     workers its journal recorded), by scheme."""
-    folder = Path(folder)
-    results = load_folder(folder).results
-    for path in sorted(folder.glob("runs/*/result.json")):  # a comparison's: dead workers
+    return with_dead(folder, load_folder(folder).results)
+
+
+def with_dead(folder: str | Path, results: dict[str, Result]) -> dict[str, Result]:
+    """`results` of a comparison's folder with the dead workers of each scheme's journal
+    (`runs/NN-scheme/result.json`; the comparison's tables do not hold them)."""
+    results = dict(results)
+    for path in sorted(Path(folder).glob("runs/*/result.json")):
         meta = json.loads(path.read_text())
         name = meta.get("config", {}).get("scheme")
-        if name in results:
+        if name in results and not results[name].dead:
             dead = {int(k): v for k, v in meta.get("dead_workers", {}).items()}
             results[name] = replace(results[name], dead=dead)
     return results
+
+
+def formatted(row: dict) -> list[str]:
+    """A worker's row as text, in the order of `COLUMNS` (slowdowns as 1.23x, "-": none)."""
+    return [
+        str(row["worker"]),
+        str(row["rounds"]),
+        str(row["straggled"]),
+        f"{row['rate']:.3f}",
+        _times(row["median_slowdown"]),
+        _times(row["p90_slowdown"]),
+        _times(row["compute_slowdown"]),
+        str(row["missing"]),
+        f"{row['p_value']:.2g}",
+        "-" if math.isnan(row["autocorr"]) else f"{row['autocorr']:+.2f}",
+        row["verdict"] or "-",
+    ]
+
+
+HEADERS = (
+    "worker", "rounds", "straggled", "rate", "median slowdown", "p90 slowdown",
+    "compute slowdown", "missing", "p-value", "lag-1 autocorr", "verdict",
+)  # fmt: skip
+NOTE = (
+    "slowdown: arrival over the round's median arrival (a worker that never arrived counts "
+    "the round's wall time: a lower bound); compute slowdown: compute time over the round's "
+    "median; persistent: straggles significantly more often than the i.i.d. rate p0 (one-sided "
+    "binomial test, p < level/n); bursty: straggles in runs (lag-1 autocorrelation)."
+)
+
+
+def title(a: Attribution) -> str:
+    return (
+        f"{a.scheme}: n={a.n}, {a.rounds} rounds, the {a.s} slowest or missing per round "
+        f"straggle; i.i.d. rate p0={a.p0:.3g}; persistent: binomial p < {a.level:g}/n"
+    )
+
+
+def _times(x: float) -> str:
+    return "-" if math.isnan(x) else f"{x:.2f}x"
 
 
 def _arrivals(result: Result) -> np.ndarray:
