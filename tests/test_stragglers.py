@@ -9,10 +9,10 @@ import pytest
 
 import gradcode as gc
 from gradcode.cli import main
-from gradcode.experiments.stragglers import attribute, read_runs, straggling
+from gradcode.experiments.stragglers import attribute, read_runs, recorded_bound, straggling
 from gradcode.runtime import Result, RoundRecord
 from gradcode.runtime.journal import load_result, save
-from gradcode.simulate import simulate
+from gradcode.simulate import oracle_bound, simulate
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -140,3 +140,14 @@ def test_a_comparison_folder_gives_each_scheme(tmp_path):
     assert list(runs) == ["naive", "cyclic"]
     assert attribute(runs["cyclic"]).persistent == [1]
     assert attribute(runs["naive"]).workers[0].worker == 1  # naive waits for it: the slowest
+
+
+def test_the_bound_from_recorded_speeds():
+    d = "slowdown:fraction=1;factor_low=1;factor_high=3;seed=0"  # work-proportional
+    naive = gc.make_code("naive", n=8, s=0)
+    result = simulate(naive, d, 200, keep_arrivals=True).to_result()
+    assert recorded_bound(result, naive) == pytest.approx(oracle_bound(naive, d, 200))
+    cyclic = gc.make_code("cyclic", n=8, s=2)  # the 2 slowest unseen: their speed overstated
+    sim = simulate(cyclic, d, 200, keep_arrivals=True)
+    assert recorded_bound(sim.to_result(), cyclic) <= oracle_bound(cyclic, d, 200) <= sim.mean
+    assert math.isnan(recorded_bound(result, gc.make_code("naive", n=4)))

@@ -6,11 +6,14 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 from pathlib import Path
+
+import numpy as np
 
 from . import cells, plots, stragglers
 from .provenance import provenance
-from .tables import SUMMARY_COLUMNS, Comparison, load_folder
+from .tables import SUMMARY_COLUMNS, Comparison, _code_of, load_folder
 
 FIGURES = [
     ("round_time", "Time per round. Coded schemes do not wait for the s slowest workers."),
@@ -76,13 +79,28 @@ def stragglers_section(out: Path, c: Comparison, top: int = 5) -> str:
         parts.append(
             f'<h3>{html.escape(name)}</h3><p class="note">{html.escape(stragglers.title(a))}; '
             f"the {min(top, a.n)} slowest of {a.n} workers. Persistent stragglers: "
-            f"<b>{html.escape(named)}</b>.</p>"
+            f"<b>{html.escape(named)}</b>.{_bound(result)}</p>"
             f'<div class="scroll"><table><tr>{head}</tr>{body}</table></div>'
         )
     if not parts:
         return ""
     note = f'<p class="note">{html.escape(stragglers.NOTE)}</p>'
     return "<h2>Stragglers</h2>" + "".join(parts) + note
+
+
+def _bound(result) -> str:
+    """The run's mean round time beside T* estimated from its recorded speeds."""
+    code = _code_of(result)
+    T = math.nan if code is None else stragglers.recorded_bound(result, code)
+    if not math.isfinite(T):
+        return ""
+    mean = float(np.mean(result.wall_s))
+    return (
+        f" Mean round {1e3 * mean:.1f} ms; oracle bound T* ≈ {1e3 * T:.1f} ms from the recorded "
+        f"speeds ({mean / T:.2f}x): total work over the workers' total speed, each worker's "
+        "work over its arrival (the round's wall time where it did not arrive); a lower bound "
+        "on any exact code's mean where reply times scale with the load."
+    )
 
 
 def describe(c: Comparison) -> tuple[str, str, str]:

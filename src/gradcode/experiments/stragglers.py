@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..codes import GradientCode
 from ..runtime.result import Result
 from .tables import load_folder
 
@@ -147,6 +148,25 @@ def attribute(result: Result, *, s: int | None = None, level: float = LEVEL) -> 
         )
     workers.sort(key=lambda w: (-w.rate, -_finite(w.median_slowdown), w.worker))
     return Attribution(result.scheme, n, s, N, p0, level, tuple(workers))
+
+
+def recorded_bound(result: Result, code: GradientCode) -> float:
+    """T* estimated from a run's recorded speeds: the mean over rounds of W / sum_i w_i / a_ti,
+    worker i's work w_i (partitions, `simulate.profile`) over its arrival a_ti, or over the
+    round's wall time where it did not arrive (which overstates its speed); W = code.k. The
+    oracle bound of `simulate.bounds` where reply times scale with the load (work-proportional
+    delays); NaN without rounds or a matching code."""
+    from ..simulate import profile
+
+    A = _arrivals(result)
+    if not result.rounds or A.shape[1] != code.n:
+        return math.nan
+    work = profile(code).work
+    seen = np.where(np.isnan(A), result.wall_s[:, None], A)
+    with np.errstate(divide="ignore"):
+        speed = (work / seen).sum(axis=1)
+        T = float(code.size_of.sum()) / speed
+    return float(np.mean(T))
 
 
 def read_runs(folder: str | Path) -> dict[str, Result]:
