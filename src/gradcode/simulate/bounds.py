@@ -100,7 +100,10 @@ def oracle_bound(
     time is below it (module docstring)."""
     W = float(code.size_of.sum())  # partitions, in units of an average one: k
     work: float | DelayModel
-    work = W * float(t_partition) if isinstance(t_partition, Real) else _Scaled(t_partition, W)
+    if isinstance(t_partition, (int, float)):
+        work = W * float(t_partition)
+    else:
+        work = _Scaled(t_partition, W)
     times = oracle_times(delays, rounds, code.n, work_s=work, comm=comm, first_round=first_round)
     return float(times.mean()) + overhead
 
