@@ -111,6 +111,11 @@ def attribute(result: Result, *, s: int | None = None, level: float = LEVEL) -> 
         raise ValueError(f"the run of {result.scheme or 'its scheme'} has no rounds to attribute")
     A = _arrivals(result)
     N, n = A.shape
+    if np.isnan(A).all():
+        raise ValueError(
+            f"the run of {result.scheme or 'its scheme'} records no arrivals (a simulation "
+            "saved without keep_arrivals?): nothing to attribute"
+        )
     s = max(1, int(result.config.get("s", 1)) if s is None else int(s))
     if not 0 < s < n:
         raise ValueError(f"s must satisfy 0 < s < n, got s={s}, n={n}")
