@@ -185,7 +185,8 @@ def test_advice_and_study_figures():
     advice_axes(advice, ax)
     fig.canvas.draw()
     assert _plain(ax.yaxis) and _whole(ax)
-    assert any(t.get_text().startswith("least mean:") for t in ax.get_legend().get_texts())
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("least mean:") for t in labels) and "oracle bound T*" in labels
     result = study(8, [2], [0, 1, 2, 3], samples=10, seed=0, schemes=["frc", "expander"])
     fig, axes = plt.subplots(1, 2)
     study_axes(result, axes)
