@@ -104,6 +104,21 @@ def test_comparison_cells_have_one_format_per_column(saved):
     assert 'class="scroll"' in page  # wide tables scroll inside the page
 
 
+def test_report_names_each_schemes_slowest_workers(saved):
+    c, out = saved
+    page = write_report(out).read_text()
+    section = page[page.index("<h2>Stragglers</h2>") : page.index("<h2>Figures</h2>")]
+    for name in ("naive", "cyclic", "ignore", "sgc:load=2"):
+        assert f"<h3>{name}</h3>" in section
+    tables = section.split("<table>")[1:]
+    assert len(tables) == 4
+    workers = [Table(f"<table>{table}").columns["worker"] for table in tables]
+    assert all(sorted(w) == ["0", "1", "2", "3"] for w in workers)
+    assert workers[0][0] == "2"  # naive waits for worker 2, delayed every round: the slowest
+    assert "binomial" in section and "Persistent stragglers:" in section
+    assert section.count("oracle bound T* ≈") == 4
+
+
 def test_exact_codes_rounding_is_zero_and_others_keep_their_error():
     row = {"scheme": "cyclic", "exact": True, "mean_error": 4.558e-28, "load": 5, "mean_load": 2.0}
     assert cells.cell(row, "mean_error") == "0"
@@ -170,7 +185,8 @@ def test_advice_and_study_figures():
     advice_axes(advice, ax)
     fig.canvas.draw()
     assert _plain(ax.yaxis) and _whole(ax)
-    assert any(t.get_text().startswith("least mean:") for t in ax.get_legend().get_texts())
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("least mean:") for t in labels) and "oracle bound T*" in labels
     result = study(8, [2], [0, 1, 2, 3], samples=10, seed=0, schemes=["frc", "expander"])
     fig, axes = plt.subplots(1, 2)
     study_axes(result, axes)

@@ -8,12 +8,12 @@ import os
 import sys
 
 from .. import __version__
-from . import advise, cache, codes, compare, demo, examples, simulate, study, train
+from . import advise, cache, codes, compare, demo, examples, simulate, stragglers, study, train
 from .errors import debugging, explain, report
 from .parsing import Parser
 from .shell import warn_shell_split
 
-COMMANDS = (codes, train, compare, demo, simulate, advise, study, examples, cache)
+COMMANDS = (codes, train, compare, demo, simulate, advise, stragglers, study, examples, cache)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import asdict
 
 from rich.console import Console
 from rich.table import Column, Table
 
 from ..codes import SCHEMES
-from ..experiments.advise import Advice, advise
+from ..experiments.advise import Advice, advise, notes
 from ..experiments.plots import plot_advice
 from ..runtime.journal import prepare
 from ..spec import int_ranges, split_specs
@@ -57,6 +58,10 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
             "best_p95": asdict(advice.best_p95),
             "points": [asdict(p) for p in advice.points],
             "skipped": list(advice.skipped),
+            "bound_s": advice.bound,
+            "work_proportional_share": advice.proportional,
+            "work_proportional": advice.work_proportional,
+            "notes": notes(advice),
         }
         print_json(report)
     else:
@@ -79,6 +84,7 @@ def show(advice: Advice, rounds: int) -> None:
         "median ms",
         "p95 ms",
         "closed-form mean ms",
+        "mean / T*",
         title=f"n={advice.n}, {rounds} simulated rounds per configuration, delays {advice.delays}",
         title_justify="left",
     )
@@ -93,6 +99,7 @@ def show(advice: Advice, rounds: int) -> None:
             ms(p.median),
             ms(p.p95),
             ms(p.expected),
+            ratio(p.mean, advice.bound),
         )
     print_table(table)
     for line in advice.skipped:
@@ -100,3 +107,12 @@ def show(advice: Advice, rounds: int) -> None:
     m, q = advice.best_mean, advice.best_p95
     out.print(f"[bold]recommended:[/] {m.scheme} s={m.s} (least mean round time {ms(m.mean)} ms)")
     out.print(f"[bold]least p95:[/]   {q.scheme} s={q.s} (p95 {ms(q.p95)} ms)")
+    for line in notes(advice):
+        out.print(line, markup=False)
+
+
+def ratio(mean: float, bound: float) -> str:
+    """mean / T* as 1.23x ("-": no bound)."""
+    if not (math.isfinite(bound) and bound > 0):
+        return "-"
+    return "inf" if math.isinf(mean) else f"{mean / bound:.2f}x"

@@ -13,7 +13,7 @@ from ..codes import SCHEMES, make_code
 from ..delays import DelayModel, TraceDelay, parse_delay
 from ..experiments.plots import plot_round_times
 from ..runtime.journal import prepare
-from ..simulate import expected_round_time, simulate
+from ..simulate import expected_round_time, oracle_bound, simulate
 from ..spec import split_specs
 from .parsing import hidden_alias
 from .tables import print_json, print_table, status
@@ -139,10 +139,20 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     codes = [make_code(name, n, 0 if name == "naive" else args.s, seed=args.seed) for name in names]
     if args.plot is not None:
         prepare(args.plot.parent)  # the figure is written after the work: checked first
-    sims, closed = [], []
+    sims, closed, bounds = [], [], []
     for code in codes:
         with status(f"simulating {code!r}, {rounds} rounds"):
             sims.append(simulate(code, delays, rounds, **timing(args)))
+            bounds.append(
+                oracle_bound(
+                    code,
+                    delays,
+                    rounds,
+                    t_partition=args.t_partition,
+                    comm=args.comm,
+                    overhead=args.overhead,
+                )
+            )
         closed.append(
             None
             if args.carryover or args.link
@@ -155,17 +165,22 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
             )
         )
     if args.json:
-        rows = [{**sim.summary(), "expected_s": e} for sim, e in zip(sims, closed, strict=True)]
+        rows = [
+            {**sim.summary(), "expected_s": e, "bound_s": b}
+            for sim, e, b in zip(sims, closed, bounds, strict=True)
+        ]
         print_json({"delays": repr(delays), "simulations": rows})
     else:
-        show(sims, closed, repr(delays), rounds)
+        show(sims, closed, repr(delays), rounds, bounds)
     if args.plot is not None:
         for path in plot_round_times(sims, args.plot):
             Console(stderr=True).print(f"wrote {path}", highlight=False)
     return 0
 
 
-def show(sims, closed, delays: str, rounds: int) -> None:
+def show(sims, closed, delays: str, rounds: int, bounds=None) -> None:
+    """The simulations' table; `bounds`: each code's oracle bound T* (`simulate.bounds`)."""
+    bounds = [None] * len(sims) if bounds is None else bounds
     table = Table(
         "scheme",
         "s",
@@ -175,10 +190,11 @@ def show(sims, closed, delays: str, rounds: int) -> None:
         "p95 ms",
         "max ms",
         "closed-form mean ms",
+        "T* ms",
         title=f"{rounds} simulated rounds, n={sims[0].n}, delays {delays}",
         title_justify="left",
     )
-    for sim, e in zip(sims, closed, strict=True):
+    for sim, e, b in zip(sims, closed, bounds, strict=True):
         table.add_row(
             sim.scheme,
             str(sim.s),
@@ -188,5 +204,13 @@ def show(sims, closed, delays: str, rounds: int) -> None:
             ms(sim.p95),
             ms(float(sim.round_s.max())),
             ms(e),
+            ms(b),
         )
     print_table(table)
+    if any(b is not None for b in bounds):
+        Console(highlight=False, soft_wrap=True).print(
+            "T*: the oracle lower bound, total work over total speed (each worker's time to "
+            "compute the whole data set alone, W t_partition x factor + extra, from the same "
+            "draws): no exact code's mean is below it",
+            markup=False,
+        )

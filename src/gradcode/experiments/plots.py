@@ -3,6 +3,7 @@ paper's) and worker-arrival heatmap; simulated round times; advice; a decoding-e
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -231,8 +232,8 @@ MARKERS = ("o", "s", "^", "v", "D", "P")
 
 
 def advice_axes(advice: Advice, ax) -> None:
-    """Expected (solid) and p95 (dotted) round time against s per scheme, the picks starred; the
-    legend (the picks' labels in it) beside the axes."""
+    """Expected (solid) and p95 (dotted) round time against s per scheme, the picks starred, the
+    oracle bound T* dashed; the legend (the picks' labels in it) beside the axes."""
     schemes = list(dict.fromkeys(p.scheme for p in advice.points))
     for i, scheme in enumerate(schemes):
         pts = sorted((p for p in advice.points if p.scheme == scheme), key=lambda p: p.s)
@@ -243,6 +244,8 @@ def advice_axes(advice: Advice, ax) -> None:
         style = {"color": _color(scheme, schemes), "marker": MARKERS[i % len(MARKERS)], "ms": 5}
         ax.plot(s, ms[:, 0], "-", label=label, **style)
         ax.plot(s, ms[:, 1], ":", color=style["color"])
+    if math.isfinite(advice.bound) and advice.bound > 0:  # no exact code's mean below it
+        ax.axhline(1e3 * advice.bound, color="k", ls="--", lw=0.8, label="oracle bound T*")
     picks = ((advice.best_mean, "least mean", advice.best_mean.mean, "k"),)
     picks += ((advice.best_p95, "least p95", advice.best_p95.p95, "#777777"),)
     for best, label, y, color in picks:  # labelled in the legend: no text over the lines

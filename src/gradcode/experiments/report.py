@@ -6,11 +6,14 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 from pathlib import Path
 
-from . import cells, plots
+import numpy as np
+
+from . import cells, plots, stragglers
 from .provenance import provenance
-from .tables import SUMMARY_COLUMNS, Comparison, load_folder
+from .tables import SUMMARY_COLUMNS, Comparison, _code_of, load_folder
 
 FIGURES = [
     ("round_time", "Time per round. Coded schemes do not wait for the s slowest workers."),
@@ -53,6 +56,51 @@ def summary_table(c: Comparison) -> str:
     table = f'<div class="scroll"><table><tr>{head}</tr>{body}</table></div>'
     notes = " ".join(cells.NOTES[k] for k in shown if k in cells.NOTES)
     return f'{table}<p class="note">{html.escape(notes)}</p>'
+
+
+def stragglers_section(out: Path, c: Comparison, top: int = 5) -> str:
+    """Per scheme, its `top` slowest workers by straggling rate (`stragglers.attribute`), and
+    the persistent ones."""
+    parts = []
+    results = stragglers.with_dead(out, c.results)
+    for name, result in results.items():
+        try:
+            a = stragglers.attribute(result)
+        except ValueError:  # no rounds, or a single worker: nothing to attribute
+            continue
+        head = "".join(f"<th>{h}</th>" for h in stragglers.HEADERS)
+        body = "".join(
+            "<tr>"
+            + "".join(f"<td>{html.escape(v)}</td>" for v in stragglers.formatted(r))
+            + "</tr>"
+            for r in a.rows()[:top]
+        )
+        named = ", ".join(map(str, a.persistent)) or "none"
+        parts.append(
+            f'<h3>{html.escape(name)}</h3><p class="note">{html.escape(stragglers.title(a))}; '
+            f"the {min(top, a.n)} slowest of {a.n} workers. Persistent stragglers: "
+            f"<b>{html.escape(named)}</b>.{_bound(result)}</p>"
+            f'<div class="scroll"><table><tr>{head}</tr>{body}</table></div>'
+        )
+    if not parts:
+        return ""
+    note = f'<p class="note">{html.escape(stragglers.NOTE)}</p>'
+    return "<h2>Stragglers</h2>" + "".join(parts) + note
+
+
+def _bound(result) -> str:
+    """The run's mean round time beside T* estimated from its recorded speeds."""
+    code = _code_of(result)
+    T = math.nan if code is None else stragglers.recorded_bound(result, code)
+    if not math.isfinite(T):
+        return ""
+    mean = float(np.mean(result.wall_s))
+    return (
+        f" Mean round {1e3 * mean:.1f} ms; oracle bound T* ≈ {1e3 * T:.1f} ms from the recorded "
+        f"speeds ({mean / T:.2f}x): total work over the workers' total speed, each worker's "
+        "work over its arrival (the round's wall time where it did not arrive); a lower bound "
+        "on any exact code's mean where reply times scale with the load."
+    )
 
 
 def describe(c: Comparison) -> tuple[str, str, str]:
@@ -100,6 +148,7 @@ def write_report(out: str | Path) -> Path:
 <p>{text}</p>
 {provenance(out, c)}
 <h2>Summary</h2>{summary_table(c)}
+{stragglers_section(out, c)}
 <h2>Figures</h2><div class="figures">{"".join(figures)}</div>
 <h2>Configuration</h2><pre>{html.escape(config)}</pre>
 </body></html>

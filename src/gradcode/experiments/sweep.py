@@ -10,6 +10,7 @@ partitions) and block designs (k blocks) are so compared fairly with the k = n c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Real
@@ -18,6 +19,7 @@ from typing import Any
 from ..codes import SCHEMES, GradientCode, make_code
 from ..delays import DelayModel
 from ..simulate import as_delay_model, expected_round_time, profile, simulate
+from ..simulate.bounds import oracle_times, proportional_share
 from ..spec import parse_spec
 
 CLOSED_FORM_KEYS = ("comm", "overhead")  # `simulate` options the closed forms take too
@@ -40,12 +42,17 @@ class Point:
 
 @dataclass(frozen=True)
 class Sweep:
-    """The points of a sweep and, for each scheme without one, why (`"scheme: reason"`)."""
+    """The points of a sweep and, for each scheme without one, why (`"scheme: reason"`);
+    `bound`: the oracle lower bound T* on every exact point's mean (`simulate.bounds`, the
+    same for every point: the same data at the same speeds); `proportional`: the delays'
+    work-proportional share rho (`bounds.proportional_share`)."""
 
     n: int
     delays: str
     points: tuple[Point, ...]
     skipped: tuple[str, ...]
+    bound: float = math.nan
+    proportional: float = math.nan
 
 
 def share(code: GradientCode) -> float:
@@ -100,7 +107,20 @@ def sweep(
             points[key] = point(key[0], code, delays, rounds, t_partition * n / code.k, sim)
         if not any(p == scheme for p, _ in points):
             skipped.append(f"{scheme}: {why}")
-    return Sweep(n, repr(delays), tuple(points.values()), tuple(skipped))
+    bound, rho = limits(n, delays, rounds, t_partition, sim)
+    return Sweep(n, repr(delays), tuple(points.values()), tuple(skipped), bound, rho)
+
+
+def limits(
+    n: int, delays: DelayModel, rounds: int | None, t_partition: float, sim: dict
+) -> tuple[float, float]:
+    """(T*, rho) of a sweep: the whole data set is n x t_partition compute seconds."""
+    first = int(sim.get("first_round", 0))
+    comm = sim.get("comm", 0.0)
+    T = oracle_times(delays, rounds, n, work_s=n * t_partition, comm=comm, first_round=first)
+    bound = float(T.mean()) + float(sim.get("overhead", 0.0))
+    rho = proportional_share(delays, n, rounds, share_s=t_partition, first_round=first)
+    return bound, rho
 
 
 def point(

@@ -24,8 +24,18 @@ it finishes the message in flight at the round's end, where it stops), and skips
 ended meanwhile; ``gap`` seconds separate a round's end plus ``overhead`` from the next broadcast
 (the master's loss evaluation and bookkeeping). Without it rounds are independent (the textbook
 model of the order statistics, and of a runtime that cancels stragglers).
+
+`bounds` gives what no scheme beats: the oracle lower bound T* (total work over total speed,
+per round, from the same draws) and how work-proportional a delay model is.
 """
 
+from .bounds import (
+    WORK_PROPORTIONAL,
+    exponential_penalty,
+    oracle_bound,
+    oracle_times,
+    proportional_share,
+)
 from .calibrate import Calibration, calibrate
 from .closed_forms import CLOSED_FORMS, expected_round_time, harmonic, pareto_order_mean
 from .rounds import (
@@ -51,12 +61,17 @@ __all__ = [
     "Profile",
     "Simulation",
     "Times",
+    "WORK_PROPORTIONAL",
     "as_delay_model",
     "calibrate",
     "expected_round_time",
+    "exponential_penalty",
     "harmonic",
+    "oracle_bound",
+    "oracle_times",
     "pareto_order_mean",
     "profile",
+    "proportional_share",
     "ready_rule",
     "ready_times",
     "ready_times_loop",
