@@ -23,11 +23,9 @@ messages are dropped.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
@@ -37,7 +35,6 @@ from .protocol import Mask
 TOL = 1e-7  # relative size of a disagreement that counts as corruption (float64 messages)
 RANK = 1e-3  # a Hankel singular value below RANK * tol (relative) is zero: rounding, no error
 SEPARATION = 1e-3  # a root of the locator is this much closer to 0 than any other position
-CHECKS_CACHE = 256
 
 
 @dataclass(frozen=True)
@@ -93,7 +90,6 @@ class SpectralLocator:
     z0: int
     z: int  # s + 2a (+1 where n - s is even): the consecutive zeros of the spectrum
     inner: GradientCode  # the same B, trusting every message: decodes from any n - z
-    _checks: OrderedDict = field(default_factory=OrderedDict, repr=False, compare=False)
 
     def locate(
         self, mask: Mask, P: NDArray[np.float64], tol: float = TOL
@@ -128,19 +124,21 @@ class SpectralLocator:
         return None
 
     def checks(self, mask: Mask) -> NDArray[np.float64]:
-        """Orthonormal parity checks C (c x n, zero outside `mask`) with C B = 0 (cached)."""
-        key = mask.tobytes()
-        if key in self._checks:
-            self._checks.move_to_end(key)
-            return self._checks[key]
-        F = np.flatnonzero(mask)
-        N = scipy.linalg.null_space(self.inner.B[F].T, rcond=1e-10) if F.size else np.zeros((0, 0))
-        C = np.zeros((N.shape[1], self.n))
-        C[:, F] = N.T
-        self._checks[key] = C
-        if len(self._checks) > CHECKS_CACHE:
-            self._checks.popitem(last=False)
-        return C
+        """Parity checks C (rows x n, zero outside `mask`) with C B = 0, in closed form: the
+        code's checks X^z (z in Z) combined to vanish on the erased positions W (Forney),
+        h_l = X^(z0+l) · Γ(X) for l < z - |W|, as their real and imaginary parts."""
+        n, W = self.n, np.flatnonzero(~mask)
+        K = self.z - W.size
+        if K <= 0:
+            return np.zeros((0, n))
+        i = np.arange(n)
+        X = np.exp(-2j * np.pi * i / n)
+        gamma = np.poly(X[W]) if W.size else np.ones(1)
+        h = np.exp((np.outer(self.z0 + np.arange(K), i) % n) * (-2j * np.pi / n)) * np.polyval(
+            gamma, X
+        )
+        h[:, W] = 0.0  # Γ vanishes there up to rounding
+        return np.concatenate([h.real, h.imag])
 
 
 def _hankel(t: NDArray[np.complex128], nu: int) -> NDArray[np.complex128]:

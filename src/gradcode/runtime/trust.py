@@ -2,13 +2,15 @@
 message that the code's redundancy shows to be corrupted.
 
 Codes with a > 0 (codes/byzantine.py) decide each round in three steps:
-1. project: P = Y R for a random R (L x q) drawn from the run's seed and the round, after the
-   messages arrived; a non-finite projection marks a non-finite message (dropped at once);
+1. project: P = Y R for a random R (L x q), the run's own (drawn from its seed, on the master
+   only), its rows rolled by a random shift each round; a non-finite projection marks a
+   non-finite message (dropped at once);
 2. locate: the code's locator names at most (redundancy // 2) suspects from P, and again on
    what is left until it names none (a huge error can hide smaller ones below rounding);
 3. confirm: with the suspects dropped, the code's parity checks C must annihilate the FULL
-   messages: ||Σ_i C_ki y_i|| <= tol · Σ_i |C_ki| ||y_i|| for every check k. Only then is the
-   round decoded, from the confirmed messages alone.
+   messages, tested by one fresh random combination c = ρᵀC of them (Freivalds: if any check
+   fails, c fails with probability 1): ||Σ_i c_i y_i|| <= tol · Σ_i |c_i| ||y_i||. Only then is
+   the round decoded, from the confirmed messages alone.
 A round that cannot be confirmed waits for more messages; when none can come it is flagged:
 recorded, never stepped on. Codes without a locator trust every finite message; the loop
 drops a non-finite one it finds in a decoded sum (`nonfinite`).
@@ -26,6 +28,7 @@ from ..codes import GradientCode
 from .combine import Combiner
 
 PROJECTIONS = 2  # q: random projections the locator works on
+PROJECTION_STREAM = 5  # [seed, 5, ...]: the projections' stream (delays 0..2, links 3, attacks 4)
 TOL = {"float64": 1e-7, "float32": 1e-3}  # relative disagreement that counts as corruption
 
 
@@ -46,7 +49,11 @@ class Trust:
         self.locator = code.locator
         # the code that decodes the messages left once corrupt ones are dropped
         self.fallback = code if self.locator is None else self.locator.inner
-        self._combine = Combiner(width) if self.locator is not None else None
+        if self.locator is not None:
+            self._combine = Combiner(width)
+            self._R = np.random.default_rng((seed, PROJECTION_STREAM)).standard_normal(
+                (width, PROJECTIONS)
+            )
 
     def decide(self, t: int, mask: np.ndarray, vectors: dict, final: bool) -> Verdict | None:
         """The round's verdict from the messages in `mask` (the code can decode them, or
@@ -54,12 +61,9 @@ class Trust:
         false: more messages may still come)."""
         if self.locator is None:
             return Verdict(self.code.decode(mask))
+        rng = np.random.default_rng((self.seed, PROJECTION_STREAM, t))
         ids = np.flatnonzero(mask)
-        R = np.random.default_rng((self.seed, t)).standard_normal((self.width, PROJECTIONS))
-        P = np.zeros((self.code.messages, PROJECTIONS))
-        with np.errstate(over="ignore", invalid="ignore"):  # a corrupt message may overflow
-            for i in ids:
-                P[i] = vectors[int(i)] @ R
+        P = self._project(ids, vectors, int(rng.integers(self.width)))
         bad = ids[~np.isfinite(P[ids]).all(axis=1)]
         ok = mask.copy()
         ok[bad] = False
@@ -67,9 +71,24 @@ class Trust:
         while (suspects := self._locate(ok, P)) is not None and suspects:
             ok[list(suspects)] = False  # peel: a huge error can hide smaller ones below rounding
             dropped += suspects
-        if suspects is not None and self.fallback.can_decode(ok) and self._confirmed(ok, vectors):
+        if (
+            suspects is not None
+            and self.fallback.can_decode(ok)
+            and self._confirmed(ok, vectors, rng)
+        ):
             return Verdict(self.fallback.decode(ok), tuple(sorted(dropped)))
         return None if not final else Verdict(None, tuple(int(i) for i in bad))
+
+    def _project(self, ids: np.ndarray, vectors: dict, shift: int) -> np.ndarray:
+        """P (messages x q): each message against the run's random R, rolled by `shift` rows
+        this round (no copy of R: two products over its halves)."""
+        R, L = self._R, self.width
+        P = np.zeros((self.code.messages, PROJECTIONS))
+        with np.errstate(over="ignore", invalid="ignore"):  # a corrupt message may overflow
+            for i in ids:
+                v = vectors[int(i)]
+                P[i] = v[: L - shift] @ R[shift:] + v[L - shift :] @ R[:shift]
+        return P
 
     def _locate(self, ok: np.ndarray, P: np.ndarray) -> tuple[int, ...] | None:
         """The locator's suspects among `ok`, from the projections scaled to at most 1 there."""
@@ -77,24 +96,19 @@ class Trust:
         Q /= np.maximum(np.abs(Q).max(axis=0), np.finfo(float).tiny)  # no overflow near 1e308
         return self.locator.locate(ok, Q, self.tol)
 
-    def _confirmed(self, ok: np.ndarray, vectors: dict) -> bool:
-        """Whether every parity check over the messages in `ok` vanishes on the full vectors
-        (no check left: nothing confirms, so nothing is trusted)."""
+    def _confirmed(self, ok: np.ndarray, vectors: dict, rng: np.random.Generator) -> bool:
+        """Whether the parity checks over the messages in `ok` vanish on the full vectors,
+        tested at once by a fresh random combination of them, c = ρᵀC (if any check fails, c
+        fails with probability 1): ||Σ_i c_i y_i|| <= tol · Σ_i |c_i| ||y_i||. No check left
+        (no redundancy): nothing confirms, so nothing is trusted."""
         C = self.locator.checks(ok)
-        rows = C.shape[0]
-        if rows == 0:
+        if C.shape[0] == 0:
             return False
-        C = C.toarray() if hasattr(C, "toarray") else C
-        ids = np.flatnonzero(ok)
-        norms = np.array([_norm(vectors[int(i)]) for i in ids])
-        assert self._combine is not None
-        for k in range(rows):
-            c = C[k, ids]
-            used = np.flatnonzero(c)
-            r = self._combine(c[used].tolist(), [vectors[int(ids[j])] for j in used])
-            if not _norm(r) <= self.tol * float(np.abs(c[used]) @ norms[used]):
-                return False
-        return True
+        c = rng.standard_normal(C.shape[0]) @ (C.toarray() if hasattr(C, "toarray") else C)
+        used = np.flatnonzero(ok & (c != 0))
+        vs = [vectors[int(i)] for i in used]
+        r = self._combine(c[used].tolist(), vs)
+        return _norm(r) <= self.tol * float(np.abs(c[used]) @ [_norm(v) for v in vs])
 
 
 def nonfinite(ids: np.ndarray, vectors: dict) -> list[int]:
