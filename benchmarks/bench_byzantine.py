@@ -20,7 +20,9 @@ Times are medians over repeats, then over sets; "x plain" is robust (a corrupt) 
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+import gradcode as gc
 from _common import (
     CONSOLE,
     base_parser,
@@ -30,8 +32,6 @@ from _common import (
     print_header,
     print_table,
 )
-
-import gradcode as gc
 from gradcode.attacks import Attack
 from gradcode.runtime.combine import Combiner
 from gradcode.runtime.trust import Trust
@@ -83,13 +83,13 @@ def measure(code: gc.GradientCode, width: int, sets: int, repeats: int, rng) -> 
         a_inner = code.locator.inner.decode(mask)  # the plain decode of the same arrivals
         used = np.flatnonzero(a_inner)
 
-        def plain_decode(a=a_inner, used=used, mask=mask):
+        def plain_decode(a=a_inner, used=used, mask=mask, honest=honest):
             code.locator.inner.decode(mask)
             return combine(a[used].tolist(), [honest[int(i)] for i in used])
 
         plain.append(median_seconds(plain_decode, repeats))
-        clean.append(median_seconds(lambda: robust(honest), repeats))
-        attacked.append(median_seconds(lambda: robust(corrupted), repeats))
+        clean.append(median_seconds(lambda v=honest: robust(v), repeats))
+        attacked.append(median_seconds(lambda v=corrupted: robust(v), repeats))
     return [float(np.median(x)) * 1e3 for x in (plain, clean, attacked)]
 
 
@@ -101,6 +101,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     n_values, sets, repeats = ((12, 48), 2, 2) if args.quick else (N_VALUES, 5, 5)
     rows = []
+    limit = threadpool_limits(1)  # as the master: single-threaded BLAS (runtime/master.py)
     for scheme in ("cyclic-mds", "frc"):
         rows.append(None)
         for n in n_values:
@@ -114,6 +115,7 @@ def main() -> None:
                     [scheme, str(n), str(code.s), str(a), str(code.load), fmt(p, ".2f"),
                      fmt(c, ".2f"), fmt(x, ".2f"), fmt(x / p, ".1f")]
                 )  # fmt: skip
+    limit.unregister()
     print_table(
         f"decode per round, ms (messages of {args.width:,} values; s=1 stragglers)",
         ["scheme", "n", "s", "a", "load", "plain", "robust clean", "robust a corrupt", "x plain"],

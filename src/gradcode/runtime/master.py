@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..codes import STRAGGLER_FREE, GradientCode, make_code, needs_s
 from ..data import split_rows, worker_rows
@@ -262,7 +263,10 @@ class _Run:
                 width = self.code.message_length(message_width(d))  # blocks: ceil((d+1)/m)
                 eng.start(jobs, d, parts=self.code.parts, dtype=dtype, width=width)
                 loop = RoundLoop(self, eng)
-                loop.run(rounds, eval_every, on_round)
+                with threadpool_limits(
+                    1
+                ):  # the master's sums on one thread: cores are the workers'
+                    loop.run(rounds, eval_every, on_round)
             result.status, result.error = "ok", ""
         except TrainingError as e:
             result.status, result.error = "failed", str(e)

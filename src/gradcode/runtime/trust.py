@@ -3,7 +3,7 @@ message that the code's redundancy shows to be corrupted.
 
 Codes with a > 0 (codes/byzantine.py) decide each round in three steps:
 1. project: P = Y R for a random R (L x q), the run's own (drawn from its seed, on the master
-   only), its rows rolled by a random shift each round; a non-finite projection marks a
+   only), and every message's norm, in one pass; a non-finite projection or norm marks a
    non-finite message (dropped at once);
 2. locate: the code's locator names at most (redundancy // 2) suspects from P, and again on
    what is left until it names none (a huge error can hide smaller ones below rounding);
@@ -25,7 +25,7 @@ import numpy as np
 from scipy.linalg.blas import dnrm2
 
 from ..codes import GradientCode
-from .combine import Combiner
+from .combine import BLOCK, Combiner
 
 PROJECTIONS = 2  # q: random projections the locator works on
 PROJECTION_STREAM = 5  # [seed, 5, ...]: the projections' stream (delays 0..2, links 3, attacks 4)
@@ -63,8 +63,8 @@ class Trust:
             return Verdict(self.code.decode(mask))
         rng = np.random.default_rng((self.seed, PROJECTION_STREAM, t))
         ids = np.flatnonzero(mask)
-        P = self._project(ids, vectors, int(rng.integers(self.width)))
-        bad = ids[~np.isfinite(P[ids]).all(axis=1)]
+        P, norms = self._project(ids, vectors)
+        bad = ids[~(np.isfinite(P[ids]).all(axis=1) & np.isfinite(norms[ids]))]
         ok = mask.copy()
         ok[bad] = False
         dropped = [int(i) for i in bad]
@@ -74,21 +74,24 @@ class Trust:
         if (
             suspects is not None
             and self.fallback.can_decode(ok)
-            and self._confirmed(ok, vectors, rng)
+            and self._confirmed(ok, vectors, norms, rng)
         ):
             return Verdict(self.fallback.decode(ok), tuple(sorted(dropped)))
         return None if not final else Verdict(None, tuple(int(i) for i in bad))
 
-    def _project(self, ids: np.ndarray, vectors: dict, shift: int) -> np.ndarray:
-        """P (messages x q): each message against the run's random R, rolled by `shift` rows
-        this round (no copy of R: two products over its halves)."""
-        R, L = self._R, self.width
+    def _project(self, ids: np.ndarray, vectors: dict) -> tuple[np.ndarray, np.ndarray]:
+        """(P, norms): each message against the run's random R (messages x q) and its norm, in
+        one pass over the messages, block by block (R's block stays in cache)."""
         P = np.zeros((self.code.messages, PROJECTIONS))
+        sq = np.zeros(self.code.messages)
         with np.errstate(over="ignore", invalid="ignore"):  # a corrupt message may overflow
-            for i in ids:
-                v = vectors[int(i)]
-                P[i] = v[: L - shift] @ R[shift:] + v[L - shift :] @ R[:shift]
-        return P
+            for lo in range(0, self.width, BLOCK):
+                Rb = self._R[lo : lo + BLOCK]
+                for i in ids:
+                    v = vectors[int(i)][lo : lo + BLOCK]
+                    P[i] += v @ Rb
+                    sq[i] += float(np.dot(v, v))
+        return P, np.sqrt(sq)
 
     def _locate(self, ok: np.ndarray, P: np.ndarray) -> tuple[int, ...] | None:
         """The locator's suspects among `ok`, from the projections scaled to at most 1 there."""
@@ -96,7 +99,7 @@ class Trust:
         Q /= np.maximum(np.abs(Q).max(axis=0), np.finfo(float).tiny)  # no overflow near 1e308
         return self.locator.locate(ok, Q, self.tol)
 
-    def _confirmed(self, ok: np.ndarray, vectors: dict, rng: np.random.Generator) -> bool:
+    def _confirmed(self, ok: np.ndarray, vectors: dict, norms: np.ndarray, rng) -> bool:
         """Whether the parity checks over the messages in `ok` vanish on the full vectors,
         tested at once by a fresh random combination of them, c = ρᵀC (if any check fails, c
         fails with probability 1): ||Σ_i c_i y_i|| <= tol · Σ_i |c_i| ||y_i||. No check left
@@ -106,9 +109,8 @@ class Trust:
             return False
         c = rng.standard_normal(C.shape[0]) @ (C.toarray() if hasattr(C, "toarray") else C)
         used = np.flatnonzero(ok & (c != 0))
-        vs = [vectors[int(i)] for i in used]
-        r = self._combine(c[used].tolist(), vs)
-        return _norm(r) <= self.tol * float(np.abs(c[used]) @ [_norm(v) for v in vs])
+        r = self._combine(c[used].tolist(), [vectors[int(i)] for i in used])
+        return _norm(r) <= self.tol * float(np.abs(c[used]) @ norms[used])
 
 
 def nonfinite(ids: np.ndarray, vectors: dict) -> list[int]:
