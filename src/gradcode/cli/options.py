@@ -109,6 +109,14 @@ RUN_OPTIONS: tuple[Option, ...] = (
         none="about every 30 s",
     ),
     Option("seed", "--seed", "seed of the code, the data, the delays and the corrupt faults", int),
+    Option(
+        "quarantine",
+        "--quarantine",
+        "rounds a worker is caught sending corrupt messages before it is treated as dead "
+        "(0: never)",
+        int,
+        metavar="ROUNDS",
+    ),
 )
 
 

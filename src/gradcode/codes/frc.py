@@ -27,7 +27,8 @@ def frc(n: int, s: int, rng: np.random.Generator, a: int = 0) -> GradientCode:
         raise ValueError(
             f"frc needs {size} to divide n, got n={n}, s={s}"
             + (f", a={a}" if a else "")
-            + f" (n % {r} = {n % r}); use cyclic or cyclic-mds, which accept any n"
+            + f" (n % ({'s+2a+1' if a else 's+1'}) = {n % r}); use cyclic or cyclic-mds, "
+            "which accept any n"
         )
     group, G = np.arange(n) // r, n // r
     B = sp.csr_array(sp.kron(sp.eye(G), np.ones((r, r)), format="csr"))
