@@ -239,6 +239,17 @@ def test_training_under_attack_follows_the_clean_run(data, spec, n, s, faults, t
 
 
 @pytest.mark.timeout(120)
+def test_a_zero_trajectories_are_todays_bit_for_bit(data):
+    X, y = data
+    for scheme, n, s in (("cyclic-mds", 6, 1), ("frc", 6, 1)):
+        # worker 0 straggles in both: the same survivors, the same sums, the same bits
+        plain = gc.train(scheme, X, y, n=n, s=s, delay=SLOW, **RUN)
+        zero = gc.train(f"{scheme}:a=0", X, y, n=n, s=s, delay=SLOW, **RUN)
+        assert np.array_equal(trajectory(plain), trajectory(zero))
+        assert not any(r.corrupt or r.flagged for r in zero.rounds)
+
+
+@pytest.mark.timeout(120)
 def test_a_nan_message_is_never_stepped_on_and_waits_for_a_spare(data):
     X, y = data
     spec = dict(n=6, s=1, **RUN)

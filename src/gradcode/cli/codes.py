@@ -56,8 +56,12 @@ def summary(code, v: Verification) -> dict:
         "notes": code.notes,
         "supports": [list(code.partitions(i)) for i in range(code.n)],
         "B": code.B.tolist() if code.n <= SHOW_B_UP_TO else None,
-        "load": {"max": int(sizes.max()), "mean": float(sizes.mean()), "lower_bound": code.s + 1},
-        "data_share": {"max": share, "lower_bound": (code.s + 1) / code.n},
+        "load": {
+            "max": int(sizes.max()),
+            "mean": float(sizes.mean()),
+            "lower_bound": code.s + 2 * code.a + 1,
+        },
+        "data_share": {"max": share, "lower_bound": (code.s + 2 * code.a + 1) / code.n},
         "messages_per_worker": code.parts,
         "blocks": code.blocks,  # each message is ceil(L / blocks) long for vectors of length L
         "verification": {
@@ -88,7 +92,9 @@ def show(code, v: Verification, report: dict) -> None:
     load, share = report["load"], report["data_share"]
     out.print(
         f"load: {load['max']} partitions per worker (mean {load['mean']:.2f}); "
-        f"lower bound for s={code.s}: {load['lower_bound']}"
+        f"lower bound for s={code.s}"
+        + (f", a={code.a}" if code.a else "")
+        + f": {load['lower_bound']}"
     )
     if code.sizes is not None or code.parts > 1:
         out.print(
