@@ -183,7 +183,18 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
             f"decoding error ||aᵀB-1||²/k: mean {errors.mean():.3g}, max {errors.max():.3g} "
             "(0: exact)"
         )
+    caught = sorted({i for r in result.rounds for i in r.corrupt})
+    if caught:
+        dropped = sum(bool(r.corrupt) for r in result.rounds)
+        console.print(f"corrupt messages dropped in {dropped} rounds, from workers {caught}")
+    if flagged := sum(r.flagged for r in result.rounds):
+        console.print(
+            f"{flagged} rounds flagged: corruption the code could not locate, not stepped on"
+        )
     if result.dead:
+        quarantined = sorted(i for i, why in result.dead.items() if why.startswith("quarantined"))
         console.print(f"dead workers (treated as stragglers): {sorted(result.dead)}")
+        if quarantined:
+            console.print(f"  of which quarantined for corrupt messages: {quarantined}")
     console.print(f"results written to {args.out}")
     return 0
