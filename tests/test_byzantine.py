@@ -241,10 +241,10 @@ def test_training_under_attack_follows_the_clean_run(data, spec, n, s, faults, t
 @pytest.mark.timeout(120)
 def test_a_zero_trajectories_are_todays_bit_for_bit(data):
     X, y = data
-    for scheme, n, s in (("cyclic-mds", 6, 1), ("frc", 6, 1)):
-        # worker 0 straggles in both: the same survivors, the same sums, the same bits
-        plain = gc.train(scheme, X, y, n=n, s=s, delay=SLOW, **RUN)
-        zero = gc.train(f"{scheme}:a=0", X, y, n=n, s=s, delay=SLOW, **RUN)
+    # the same stragglers in both (FRC: one per group), so the same survivors, sums and bits
+    for scheme, slow in (("cyclic-mds", SLOW), ("frc", "fixed:workers=0,2,4;delay=0.05")):
+        plain = gc.train(scheme, X, y, n=6, s=1, delay=slow, **RUN)
+        zero = gc.train(f"{scheme}:a=0", X, y, n=6, s=1, delay=slow, **RUN)
         assert np.array_equal(trajectory(plain), trajectory(zero))
         assert not any(r.corrupt or r.flagged for r in zero.rounds)
 
@@ -313,3 +313,9 @@ def test_robust_aggregation_baselines_train_under_attack(data, agg):
     err = [np.abs(r.theta - clean.theta).max() for r in (plain, robust)]
     assert err[1] < err[0]  # the robust rule is hurt less than the plain sum
     assert robust.rounds[-1].loss < robust.rounds[0].loss
+
+
+def test_a_deadline_is_refused_with_a_budget(data):
+    X, y = data
+    with pytest.raises(ValueError, match="a deadline would step on messages it could not check"):
+        gc.train("cyclic-mds:a=1", X, y, n=6, s=1, deadline=0.5, **RUN)

@@ -148,6 +148,11 @@ class _Run:
     ) -> _Run:
         """Every argument checked, and the folder proven writable, before any process starts."""
         code = _code(code, n, s, config.seed)
+        if code.a and config.deadline is not None:
+            raise ValueError(
+                f"{code!r} locates corrupt messages among n-s arrivals; a deadline would step on "
+                f"messages it could not check: leave deadline unset (got {config.deadline})"
+            )
         model, opt, delay = config.build_model(), config.build_optimizer(), config.build_delay()
         X, y = _check_data(code, model, X, y, config.faults)
         if resume is not None:
