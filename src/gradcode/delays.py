@@ -29,6 +29,7 @@ Examples::
     none
     fixed:workers=0,1;delay=0.2
     fixed:workers=3;factor=5
+    fixed:workers=3;factor=5;start=20   (slow from round 20 on)
     random:count=2;delay=0.5;seed=1
     exponential:mean=0.05;p=0.2;seed=0
     exponential:mean=0.02;shift=0.01;seed=0          (shifted exponential)
@@ -156,12 +157,16 @@ class _Stragglers(_Model):
 
 @dataclass(frozen=True, kw_only=True)
 class FixedStragglers(_Stragglers):
-    """The same workers straggle every round (persistent stragglers)."""
+    """The same workers straggle every round from round `start` on (persistent stragglers;
+    start > 0: a straggler that appears mid-run)."""
 
     workers: tuple[int, ...] = (0,)
+    start: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if isinstance(self.start, bool) or not isinstance(self.start, Integral) or self.start < 0:
+            raise ValueError(f"start must be a round >= 0, got start={self.start!r}")
         ids = (self.workers,) if isinstance(self.workers, Integral) else tuple(self.workers)
         if not all(isinstance(i, Integral) and i >= 0 for i in ids):
             raise ValueError(f"workers must be integer ids >= 0, got workers={self.workers!r}")
@@ -175,7 +180,7 @@ class FixedStragglers(_Stragglers):
                 f"(valid ids 0..{n - 1})"
             )
         slow = np.zeros((rounds.size, n), dtype=bool)
-        slow[:, list(self.workers)] = True
+        slow[np.ix_(rounds >= self.start, list(self.workers))] = True
         return self._apply(slow)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..registry import Registry
 from ..spec import Value, format_spec
+from .adaptive import adaptive
 from .approx_frc import approx_frc
 from .base import DEFAULT_TOL, DecodingError, GradientCode, check_ns, min_norm_lstsq
 from .bibd import bibd
@@ -39,6 +40,7 @@ SCHEMES: dict[str, Factory] = {
     "partial-frc": partial_frc,
     "stream": stream,
     "hetero": hetero,
+    "adaptive": adaptive,
     "expander": expander,
     "approx-frc": approx_frc,
     "bibd": bibd,

@@ -89,7 +89,8 @@ class GradientCode:
     Byzantine-resilient codes (`a` > 0) carry the redundancy to locate up to a corrupted messages
     besides s stragglers (load s + 2a + 1); `make_locator` builds the code's error locator
     (codes/byzantine.py). Uncoded baselines may carry a robust `aggregate` (codes/aggregate.py):
-    the master then estimates the sum of the n messages with it instead of decoding.
+    the master then estimates the sum of the n messages with it instead of decoding. Adaptive
+    codes carry an `adapt` policy (codes/adaptive.py): the master re-encodes between rounds.
     """
 
     name: str
@@ -108,6 +109,7 @@ class GradientCode:
     aggregate: Callable[[NDArray[np.float64]], NDArray[np.float64]] | None = field(
         default=None, repr=False
     )
+    adapt: Any = field(default=None, repr=False, compare=False)  # codes/adaptive.py's policy
 
     def __post_init__(self) -> None:
         if not (isinstance(self.parts, int) and self.parts >= 1):

@@ -38,9 +38,15 @@ def arcs(speeds: np.ndarray, s: int) -> np.ndarray:
 
 
 def hetero(
-    n: int, s: int, rng: np.random.Generator, *, speeds: Sequence[float] | float = 1.0
+    n: int,
+    s: int,
+    rng: np.random.Generator,
+    *,
+    speeds: Sequence[float] | float = 1.0,
+    offset: float = 0.0,
 ) -> GradientCode:
-    """Exact for any s stragglers; worker i holds a share (s+1)·speeds[i]/Σspeeds of the data."""
+    """Exact for any s stragglers; worker i holds a share (s+1)·speeds[i]/Σspeeds of the data,
+    the arcs laid from `offset` (in [0, 1): where worker 0's arc starts on the data circle)."""
     c = np.broadcast_to(np.asarray(speeds, dtype=float), (n,)) if np.ndim(speeds) == 0 else None
     if c is None:
         c = np.asarray(speeds, dtype=float)
@@ -48,10 +54,13 @@ def hetero(
             raise ValueError(f"speeds must give one number per worker (n={n}), got {speeds!r}")
     if not np.all(np.isfinite(c) & (c > 0)):
         raise ValueError(f"speeds must be positive numbers, got {speeds!r}")
+    if not (isinstance(offset, (int, float)) and 0.0 <= offset < 1.0):
+        raise ValueError(f"offset must be a number in [0, 1), got offset={offset!r}")
     L = arcs(c, s)
-    ends = np.cumsum(L)
+    ends = np.cumsum(L) + offset
     starts = ends - L
     cuts = np.unique(np.round(np.r_[0.0, ends % 1.0], 12) % 1.0)  # partition starts on [0, 1)
+    cuts = cuts[np.r_[True, np.diff(cuts) > 1e-9] & (cuts < 1.0 - 1e-9)]  # no slivers
     sizes = np.diff(np.r_[cuts, 1.0])
     mids = cuts + sizes / 2
     # worker i holds partition j when j's midpoint lies on its arc [start_i, end_i) (mod 1)

@@ -70,6 +70,8 @@ class RoundLoop:
         self.busy = np.zeros(self.code.n, dtype=bool)
         self.stale = self.stopped = 0
         self.offences: dict[int, list[int]] = {}  # worker -> rounds it was caught corrupt
+        self.sent_at = np.full(self.code.n, np.nan)  # when each worker's task went out
+        self.task_s = np.full(self.code.n, np.nan)  # its last task's send-to-last-reply time
         for i in sorted(self.result.dead):  # dead before a resume: dead still
             if i < self.code.n:
                 eng.kill(i)
@@ -124,9 +126,16 @@ class RoundLoop:
             if on_round is not None:
                 on_round(record)
             self.punish(t, r.corrupt)
-        for ev in self.eng.wait(0):  # deaths already reported but never waited for
+            if self.code.adapt is not None:  # adaptive codes: the speeds seen this round
+                self.code.adapt.observe(self.code, self.task_s)
+                self.task_s[:] = np.nan
+        for ev in self.eng.wait(0):  # deaths already reported, replies of rounds passed
             if isinstance(ev, WorkerDied):
                 result.dead[ev.worker] = ev.reason
+                self.live[ev.worker] = self.busy[ev.worker] = False
+            elif isinstance(ev, Idle) or ev.last:  # idle again: a later run() may send to it
+                self.busy[ev.worker] = False
+                self.task_s[ev.worker] = time.perf_counter() - self.sent_at[ev.worker]
 
     def decode(
         self, a: np.ndarray, vectors: dict, theta: np.ndarray
@@ -174,6 +183,7 @@ class RoundLoop:
         self.stale = self.stopped = 0
         for i in np.flatnonzero(live & ~busy):
             eng.send(int(i), t, theta)
+            self.sent_at[i] = t0
         busy[live] = True
         arrived = np.zeros(code.messages, dtype=bool)
         bad = np.zeros(code.messages, dtype=bool)  # this round's messages found corrupt
@@ -247,6 +257,7 @@ class RoundLoop:
                 i = ev.worker
                 if isinstance(ev, Idle) or ev.last:
                     busy[i] = False
+                    self.task_s[i] = time.perf_counter() - self.sent_at[i]  # stale ones too
                 if isinstance(ev, Reply) and ev.round == t:
                     msg = i * code.parts + ev.part
                     arrived[msg] = True
@@ -258,6 +269,7 @@ class RoundLoop:
                 self.stopped += isinstance(ev, Idle)
                 if not busy[i]:  # an older round's and idle: hand it the newest parameters
                     eng.send(i, t, theta)
+                    self.sent_at[i] = time.perf_counter()
                     busy[i] = True
 
 

@@ -148,6 +148,12 @@ class _Run:
     ) -> _Run:
         """Every argument checked, and the folder proven writable, before any process starts."""
         code = _code(code, n, s, config.seed)
+        if code.adapt is not None and config.engine != "local":
+            raise ValueError(
+                f"{code!r} re-encodes by restarting the workers on their new rows: engine "
+                f"'local' only (the mpi engine's ranks serve one job per run), got "
+                f"engine={config.engine!r}"
+            )
         if code.a and config.deadline is not None:
             raise ValueError(
                 f"{code!r} locates corrupt messages among n-s arrivals; a deadline would step on "
@@ -259,19 +265,19 @@ class _Run:
         result = self.result
         try:
             if self.start < rounds:
-                c = self.config
-                jobs = make_jobs(
-                    self.code, self.X, self.y, self.model, self.delay, c.faults, c.row_time,
-                    c.build_link(), c.seed,
-                )  # fmt: skip
-                dtype, d = np.dtype(c.message_dtype), self.theta.size
-                width = self.code.message_length(message_width(d))  # blocks: ceil((d+1)/m)
-                eng.start(jobs, d, parts=self.code.parts, dtype=dtype, width=width)
-                loop = RoundLoop(self, eng)
-                with threadpool_limits(
-                    1
-                ):  # the master's sums on one thread: cores are the workers'
-                    loop.run(rounds, eval_every, on_round)
+                loop = self._start(eng)
+                adapt = self.code.adapt
+                while True:
+                    stop = rounds if adapt is None else min(rounds, self.start + adapt.every)
+                    # the master's sums on one thread: the cores are the workers'
+                    with threadpool_limits(1):
+                        loop.run(stop, eval_every, on_round)
+                    if self.start >= rounds:
+                        break
+                    if (proposal := adapt.propose(self.code)) is not None:
+                        eng.close()  # re-encode between two rounds: workers get their new rows
+                        self._reencode(*proposal)
+                        loop = self._start(eng)
             result.status, result.error = "ok", ""
         except TrainingError as e:
             result.status, result.error = "failed", str(e)
@@ -288,6 +294,36 @@ class _Run:
                 eng.close()
                 self._close()
         return result
+
+    def _start(self, eng) -> RoundLoop:
+        """Start the engine's workers on the current code's jobs; the loop that drives them."""
+        c = self.config
+        jobs = make_jobs(
+            self.code, self.X, self.y, self.model, self.delay, c.faults, c.row_time,
+            c.build_link(), c.seed,
+        )  # fmt: skip
+        dtype, d = np.dtype(c.message_dtype), self.theta.size
+        width = self.code.message_length(message_width(d))  # blocks: ceil((d+1)/m)
+        eng.start(jobs, d, parts=self.code.parts, dtype=dtype, width=width)
+        return RoundLoop(self, eng)
+
+    def _reencode(self, code: GradientCode, gain: float, moved: float) -> None:
+        """Switch to `code` from round `start` on, kept in the result's segments."""
+        self.code = code
+        self.result.segments.append(
+            {
+                "from_round": self.start,
+                "scheme": code.name,
+                "n": code.n,
+                "s": code.s,
+                "reencoded": True,
+                "predicted_gain": round(gain, 4),
+                "moved_share": round(moved, 4),
+                "notes": code.notes,
+                "engine": self.config.engine,
+                "started": timestamp(),
+            }
+        )
 
     def _interrupted(self, e: Interrupted) -> Interrupted:
         self.result.status = "interrupted"
