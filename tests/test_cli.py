@@ -49,7 +49,7 @@ def test_codes_show_exits_non_zero_when_verification_fails(monkeypatch, capsys):
         (["codes", "show", "frc", "-n", "10", "-s", "2"], "frc needs s+1 to divide n"),
         (
             ["codes", "show", "bogus", "-n", "4"],
-            "valid schemes: approx-frc, bibd, binary, comm-cyclic",
+            "valid schemes: adaptive, approx-frc, ",
         ),
         (["train", "--scheme", "cyclic", "-n", "3", "-s", "3"], "s must satisfy 0 <= s < n"),
         (["train", "--delay", "slow:x=1"], "unknown delay 'slow'"),

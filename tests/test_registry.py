@@ -16,7 +16,7 @@ from gradcode.registry import Registry
 from gradcode.runtime.engines import ENGINES, make_engine
 
 SCHEMES = (
-    "approx-frc, bibd, binary, comm-cyclic, cyclic, cyclic-mds, expander, frc, hetero, ignore, "
+    "adaptive, approx-frc, bibd, binary, comm-cyclic, cyclic, cyclic-mds, expander, frc, hetero, ignore, "
     "naive, partial-cyclic, partial-frc, sgc, stream"
 )
 DELAYS = "bimodal, empirical, exponential, fixed, markov, none, pareto, random, slowdown, trace"
@@ -51,7 +51,7 @@ UNKNOWN_PARAMETERS = [
     ),
     (
         lambda: parse_delay("fixed:x=1"),
-        "unknown parameter(s) x for delay 'fixed'; valid parameters: delay, factor, workers",
+        "unknown parameter(s) x for delay 'fixed'; valid parameters: delay, factor, start, workers",
     ),
     (
         lambda: make_optimizer("momentum", lr=1.0, x=2.0),
