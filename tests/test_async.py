@@ -182,6 +182,45 @@ def test_a_dead_worker_leaves_the_clock(data, tmp_path):
     assert header[-len(ASYNC_METRICS) :] == list(ASYNC_METRICS)
 
 
+def test_a_hung_worker_is_killed_and_the_others_go_on(data):
+    """Worker 2 hangs at its clock 3: past the round timeout it is killed as hung, the others
+    finish every clock without it."""
+    X, y = data
+    res = gc.train(
+        "async:staleness=1",
+        X,
+        y,
+        n=N,
+        **kwargs(faults=[Fault(2, 3, "hang")], round_timeout=1.0),
+    )
+    assert res.status == "ok" and len(res.rounds) == ROUNDS
+    assert res.dead == {2: "no reply within the round timeout of 1.0 s (hung)"}
+    assert res.rounds[-1].survivors == (0, 1, 3)
+
+
+def test_messages_not_finite_are_never_applied_and_quarantined(data):
+    """Worker 1 sends NaN from its clock 2: those messages are dropped (recorded as corrupt),
+    θ stays finite, and after 3 of them the worker is quarantined (dead); the others go on."""
+    X, y = data
+    res = gc.train("async:staleness=1", X, y, n=N, **kwargs(faults=["1@2:corrupt=nan"]))
+    assert res.status == "ok" and np.isfinite(res.theta).all()
+    assert res.dead[1].startswith("quarantined: 3 messages not finite")
+    assert sum(1 in r.corrupt for r in res.rounds) >= 1
+    assert all(1 not in r.survivors for r in res.rounds[6:])
+
+
+def test_resume_continues_the_clock(data, tmp_path):
+    """A T = 0 run stopped after 5 clocks and resumed to 10 is naive's 10 rounds."""
+    X, y = data
+    folder = tmp_path / "run"
+    gc.train("async:staleness=0", X, y, n=N, out=folder, **kwargs(rounds=5))
+    res = gc.train("async:staleness=0", X, y, n=N, resume=folder, **kwargs(theta0=None))
+    want = gc.train("naive", X, y, n=N, **kwargs())
+    assert [r.round for r in res.rounds] == list(range(ROUNDS))
+    P, Q = np.stack(res.params), np.stack(want.params)
+    assert np.max(np.abs(P - Q)) <= 1e-12 * np.max(np.abs(Q))
+
+
 def test_simulator_predicts_the_clock_time_with_emulated_work(data):
     """Emulated work (row_time: 100 rows x 0.2 ms = 20 ms a message) and a random straggler
     (+60 ms): the event simulation's mean clock time, from the same delay draws, is within 15%
