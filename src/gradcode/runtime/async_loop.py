@@ -160,6 +160,7 @@ class AsyncLoop:
             if pen is not None:
                 np.multiply(pen, rate, out=self.scratch)
                 theta -= self.scratch
+            self.applied.append(i)
             self.staleness.append(c - int(self.lag[i]))
             self.delays.append(self.version - v)
             self.version += 1
@@ -170,7 +171,6 @@ class AsyncLoop:
         else:
             self.corrupt.append(i)
             self.offences[i] = self.offences.get(i, 0) + 1
-        self.applied.append(i)
         self.arrival[i] = now - self.w0
         self.compute[i] = np.nansum([self.compute[i], ev.compute_s])
         self._drop(i)
