@@ -114,8 +114,8 @@ class AsyncLoop:
         self._window(time.perf_counter())
         if not self.live.any():
             self._fail("every worker is dead")
-        for i in np.flatnonzero(self.live):
-            self._release(int(i))
+        for w in np.flatnonzero(self.live).tolist():
+            self._release(w)
         while self.floor < rounds:
             now = time.perf_counter()
             hung = [int(i) for i in np.flatnonzero(self.busy & self.live)
@@ -267,7 +267,7 @@ class AsyncLoop:
         run, result, theta = self.run_, self.result, self.theta
         acc = self.losses.pop(c, None)
         whole = acc is not None and acc[1] == self.code.n  # a dead worker's share never comes
-        loss = acc[0] if whole else math.nan
+        loss = acc[0] if acc is not None and whole else math.nan
         cpu = time.process_time()
         record = RoundRecord(
             c,

@@ -379,7 +379,7 @@ def _asynchronous(
     window's start (inf: none)."""
     import heapq
 
-    n, T = code.n, int(code.staleness)
+    n, T = code.n, int(code.staleness or 0)
     last = first_round + rounds  # no worker computes a clock >= last
     times, _ = _times(delays, first_round, last, prof, t_partition, comm)
     if link is not None:
