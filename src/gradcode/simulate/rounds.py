@@ -190,6 +190,11 @@ def simulate(
     multi-message worker sends its messages one after another: message p waits p+1 sends).
     `length` is the message vector's length (a real run's workers send d + 1 values: the
     gradient, then the loss; `gradcode.runtime.worker.message_width`).
+
+    An asynchronous code (``async:staleness=T``, `code.staleness` set) is simulated event by
+    event (`_asynchronous`): its rounds are clock steps of the slowest worker, always chained
+    (`carryover` and `exact_loop` do not apply), `overhead` is the master's seconds per applied
+    message and `gap` its seconds recording each clock step.
     """
     delays = as_delay_model(delays)
     link = parse_link(link)
