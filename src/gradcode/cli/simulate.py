@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from ..codes import SCHEMES, make_code
+from ..codes import SCHEMES, make_code, needs_s
 from ..delays import DelayModel, TraceDelay, parse_delay
 from ..experiments.plots import plot_round_times
 from ..runtime.journal import prepare
@@ -86,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--schemes",
         default="naive,frc,cyclic",
-        help=f"comma-separated, of: {', '.join(SCHEMES)} (naive always runs with s=0)",
+        help=f"comma-separated, of: {', '.join(SCHEMES)} (naive and async always run with s=0)",
     )
     hidden_alias(p, "--scheme", "schemes")
     p.add_argument("-s", type=int, default=1, help="stragglers tolerated")
@@ -136,7 +136,7 @@ def ms(x: float | None) -> str:
 def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     delays, n, rounds = delay_from(args, 10_000)
     names = split_specs(args.schemes)
-    codes = [make_code(name, n, 0 if name == "naive" else args.s, seed=args.seed) for name in names]
+    codes = [make_code(name, n, args.s if needs_s(name) else 0, seed=args.seed) for name in names]
     if args.plot is not None:
         prepare(args.plot.parent)  # the figure is written after the work: checked first
     sims, closed, bounds = [], [], []

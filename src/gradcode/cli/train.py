@@ -178,7 +178,13 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         f", p95 {np.percentile(wall, 95) * 1e3:.1f} ms; final loss {result.rounds[-1].loss:.6f}"
     )
     errors = np.array([r.error for r in result.rounds])
-    if not code.exact or errors.max() > 1e-20:  # approximate, or a deadline cut a round short
+    if code.staleness is not None:  # asynchronous: no decode; staleness instead
+        stale = [r.metrics.get("staleness_max", np.nan) for r in result.rounds]
+        console.print(
+            f"asynchronous, staleness bound T={code.staleness}: largest staleness "
+            f"{np.nanmax(stale):.0f} clocks, {sum(r.messages for r in result.rounds)} messages applied"
+        )
+    elif not code.exact or errors.max() > 1e-20:  # approximate, or a deadline cut a round short
         console.print(
             f"decoding error ||aᵀB-1||²/k: mean {errors.mean():.3g}, max {errors.max():.3g} "
             "(0: exact)"

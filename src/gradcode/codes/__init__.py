@@ -24,7 +24,7 @@ from .partial import partial_cyclic, partial_frc
 from .protocol import Decoder, decodable_by_loop
 from .sgc import sgc
 from .stream import stream
-from .uncoded import ignore, naive
+from .uncoded import asynchronous, ignore, naive
 
 Factory = Callable[..., GradientCode]  # (n, s, rng, **params) -> GradientCode
 
@@ -45,9 +45,11 @@ SCHEMES: dict[str, Factory] = {
     "approx-frc": approx_frc,
     "bibd": bibd,
     "sgc": sgc,
+    "async": asynchronous,
 }
 _SCHEMES = Registry("scheme", SCHEMES, injected=("n", "s", "rng"))
-STRAGGLER_FREE = frozenset({"naive"})  # schemes that tolerate no stragglers: s is always 0
+STRAGGLER_FREE = frozenset({"naive", "async"})  # schemes that take no s: s is always 0
+ASYNCHRONOUS = frozenset({"async"})  # schemes whose codes set `staleness` (never decoded)
 
 
 def needs_s(spec: str) -> bool:
@@ -81,6 +83,7 @@ def make_code(
 
 
 __all__ = [
+    "ASYNCHRONOUS",
     "SCHEMES",
     "STRAGGLER_FREE",
     "DEFAULT_TOL",

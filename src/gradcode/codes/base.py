@@ -110,8 +110,22 @@ class GradientCode:
         default=None, repr=False
     )
     adapt: Any = field(default=None, repr=False, compare=False)  # codes/adaptive.py's policy
+    staleness: int | None = None
 
     def __post_init__(self) -> None:
+        T = self.staleness
+        if T is not None:
+            if isinstance(T, bool) or not (isinstance(T, (int, np.integer)) and T >= 0):
+                raise ValueError(
+                    f"staleness must be an integer >= 0 (clocks a worker may run ahead of the "
+                    f"slowest) or None (a synchronous code), got staleness={T!r}"
+                )
+            if (self.parts, self.blocks, self.a, self.s) != (1, 1, 0, 0) or self.aggregate:
+                raise ValueError(
+                    "an asynchronous code (staleness set) has one message per worker, no blocks, "
+                    "no adversary budget, s=0 and no aggregate"
+                )
+            object.__setattr__(self, "staleness", int(T))
         if not (isinstance(self.parts, int) and self.parts >= 1):
             raise ValueError(f"parts must be an integer >= 1, got parts={self.parts!r}")
         if not (isinstance(self.blocks, int) and self.blocks >= 1):

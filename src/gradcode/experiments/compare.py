@@ -12,6 +12,7 @@ import numpy as np
 from ..codes import GradientCode, make_code, needs_s
 from ..data import auc, load_dataset
 from ..runtime import Result, RoundRecord, load_result, train
+from ..runtime.async_loop import check_async
 from ..runtime.journal import atomic_write, prepare
 from ..runtime.signals import interruptible
 from . import tables
@@ -38,6 +39,8 @@ def compare(
         make_code(name, config.n, config.s if needs_s(name) else 0, seed=config.seed)
         for name in config.schemes
     ]  # every code checked before any run
+    for code in codes:  # asynchronous SGD steps with plain GD only, and never with a deadline
+        check_async(code, config.run.build_optimizer(), config)
     if resume and out is None:
         raise ValueError("resume=True needs out: the folder of the comparison to continue")
     base = config.run  # model and delay built once, for every scheme; parameters kept for metrics
@@ -114,7 +117,7 @@ def _evaluate(code: GradientCode, model, ds, result: Result) -> SchemeRun:
             }
         )
     rounds = [
-        replace(r, loss=v.pop("train_loss"), metrics=v)
+        replace(r, loss=v.pop("train_loss"), metrics={**r.metrics, **v})  # async: staleness
         for r, v in zip(result.rounds, values[1:], strict=True)
     ]
     return SchemeRun(code, replace(result, rounds=rounds), values[0])

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..codes import GradientCode, make_code
 from ..records import ROUND_COLUMNS, WORKER_COLUMNS, read_table, write_table
+from ..runtime.async_loop import ASYNC_METRICS
 from ..runtime.journal import load_result, read_results, round_row, write_tables
 from ..runtime.result import Result
 from .config import CompareConfig, load_config
@@ -93,11 +94,18 @@ class Comparison:
         return np.array([math.nan if start is None else start, *values], dtype=float)
 
     @property
+    def metrics(self) -> tuple[str, ...]:
+        """The metric columns of rounds.csv: `METRICS`, then asynchronous runs' staleness."""
+        had = {m for res in self.results.values() for r in res.rounds for m in r.metrics}
+        return METRICS + tuple(m for m in ASYNC_METRICS if m in had)
+
+    @property
     def rounds(self) -> list[dict]:
         """One row per (scheme, round), as in rounds.csv: the round columns and the metrics."""
-        columns = ROUND_COLUMNS + METRICS
+        metrics = self.metrics
+        columns = ROUND_COLUMNS + metrics
         return [
-            dict(zip(columns, round_row(res, r, METRICS), strict=True))
+            dict(zip(columns, round_row(res, r, metrics), strict=True))
             for res in self.results.values()
             for r in res.rounds
         ]
@@ -131,7 +139,7 @@ class Comparison:
         out.mkdir(parents=True, exist_ok=True)
         if self.config is not None:
             (out / "config.toml").write_text(self.config.to_toml())
-        write_tables(out, list(self.results.values()), METRICS)
+        write_tables(out, list(self.results.values()), self.metrics)
         initial = [{"scheme": s, **m} for s, m in self.initial.items()]
         write_table(out / "initial.csv", INITIAL_COLUMNS, initial)
         write_table(out / "summary.csv", SUMMARY_COLUMNS, self.summary)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from ..delays import DelayModel
 from ..links import Link
 from ..models import Model
 from ..spec import parse_spec
+from .async_loop import ASYNC_METRICS, AsyncLoop, check_async
 from .checkpoint import (
     CHECKPOINT_SECONDS,
     Checkpoint,
@@ -109,7 +111,10 @@ def train(
     `row_time` adds emulated work: each worker sleeps that many seconds per row it processes,
     times its delay factor (a heavier model, or dedicated machines, on a host whose cores the
     workers share). A dead worker is a permanent straggler; when the live workers can no longer
-    decode, `TrainingError` is raised with the partial result.
+    decode, `TrainingError` is raised with the partial result. An asynchronous code
+    (``async:staleness=T``) is never decoded: each message is applied as it arrives, no worker
+    more than T clocks ahead of the slowest (runtime/async_loop.py: plain "gd" only, no
+    deadline; a round is one clock step of the slowest worker; a dead worker leaves the clock).
 
     With `out`, the folder is a journal of the run (journal.py: every round on disk when it
     ends) with a checkpoint every `checkpoint_every` rounds (default: about every 30 s) and at
@@ -160,6 +165,7 @@ class _Run:
                 f"messages it could not check: leave deadline unset (got {config.deadline})"
             )
         model, opt, delay = config.build_model(), config.build_optimizer(), config.build_delay()
+        check_async(code, opt, config)
         X, y = _check_data(code, model, X, y, config.faults)
         if resume is not None:
             if out is not None and Path(out).resolve() != Path(resume).resolve():
@@ -195,6 +201,8 @@ class _Run:
             "link": None if (link := config.build_link()) is None else link.spec(),
             "blocks": code.blocks,
         }
+        if code.staleness is not None:
+            described["staleness"] = code.staleness
         run = cls()
         run.code, run.model, run.opt, run.X, run.y, run.m = code, model, opt, X, y, m
         run.config, run.delay = config, delay
@@ -224,7 +232,8 @@ class _Run:
         )
         if self.out is not None:
             keep = self.start if resume is not None else None
-            self.journal = Journal(self.out, self.result, keep=keep)
+            metrics = ASYNC_METRICS if code.staleness is not None else ()
+            self.journal = Journal(self.out, self.result, keep=keep, metrics=metrics)
             if resume is None:
                 self.checkpoint()  # round 0: a run killed at any point can be resumed
 
@@ -302,10 +311,12 @@ class _Run:
             self.code, self.X, self.y, self.model, self.delay, c.faults, c.row_time,
             c.build_link(), c.seed,
         )  # fmt: skip
+        if self.code.staleness is not None:  # each worker counts its own clock
+            jobs = [replace(job, clock=self.start) for job in jobs]
         dtype, d = np.dtype(c.message_dtype), self.theta.size
         width = self.code.message_length(message_width(d))  # blocks: ceil((d+1)/m)
         eng.start(jobs, d, parts=self.code.parts, dtype=dtype, width=width)
-        return RoundLoop(self, eng)
+        return RoundLoop(self, eng) if self.code.staleness is None else AsyncLoop(self, eng)
 
     def _reencode(self, code: GradientCode, gain: float, moved: float) -> None:
         """Switch to `code` from round `start` on, kept in the result's segments."""
@@ -406,7 +417,7 @@ def _code(code: GradientCode | str, n: int | None, s: int | None, seed: int) -> 
         if s is None and needs_s(code):
             raise ValueError(
                 f"scheme {code!r} given by name: pass s (the number of stragglers to tolerate, "
-                f"0 <= s < n); only {', '.join(sorted(STRAGGLER_FREE))} needs none"
+                f"0 <= s < n); only {', '.join(sorted(STRAGGLER_FREE))} take none"
             )
         return make_code(code, n, s or 0, seed=seed)
     if not isinstance(code, GradientCode):

@@ -94,10 +94,13 @@ def serve(job: WorkerJob, link: WorkerLink, parent: int) -> None:
         limit_blas_threads(job.n)
         job = job.loaded()  # rows given by reference: read this worker's own, here
         multi = len(job.messages) > 1
+        served = 0
         while (round_ := link.recv()) is not None:
             last = False
             stop = (lambda: link.finished() >= round_) if multi else never_stop  # noqa: B023 (this task)
-            for part, compute_s, last in job.run(round_, link.theta, link.out, stop):
+            at = job.round_of(round_, served)  # asynchronous codes: the worker's own clock
+            served += 1
+            for part, compute_s, last in job.run(at, link.theta, link.out, stop):
                 link.send(round_, part, compute_s, last)
             if not last:  # stopped early: the master had finished the round
                 link.idle(round_)

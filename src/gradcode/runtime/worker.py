@@ -79,6 +79,14 @@ class WorkerJob:
     row_time: float = 0.0  # emulated seconds of work per row (slowed by the delay factor too)
     link: Link | None = None  # emulated uplink: each message waits out its bytes / rate
     seed: int = 0  # the run's seed (RunConfig.seed): the corrupt faults' random streams
+    # asynchronous codes: the worker's clock at its first task. Each task it serves is its next
+    # clock, the round its delays and faults are drawn at (the task's id is the θ version);
+    # None: the task's round (synchronous codes)
+    clock: int | None = None
+
+    def round_of(self, task: int, served: int) -> int:
+        """The round of the `served`-th task (from 0) with id `task`: its delays and faults."""
+        return task if self.clock is None else self.clock + served
 
     def loaded(self) -> WorkerJob:
         """The job with every row it holds in memory: rows still in a file are read now, in the

@@ -25,6 +25,12 @@ ended meanwhile; ``gap`` seconds separate a round's end plus ``overhead`` from t
 (the master's loss evaluation and bookkeeping). Without it rounds are independent (the textbook
 model of the order statistics, and of a runtime that cancels stragglers).
 
+An asynchronous code (``async:staleness=T``) is simulated event by event instead, as the runtime
+runs it: worker i's message of its clock c takes the reply time above of round c (its delays are
+drawn at its own clock), the master applies messages one at a time (`overhead` seconds each)
+and re-sends at once unless the worker would be more than T clocks ahead of the slowest; a
+round is one clock step of the slowest worker (`gap`: the master's recording after it).
+
 `bounds` gives what no scheme beats: the oracle lower bound T* (total work over total speed,
 per round, from the same draws) and how work-proportional a delay model is.
 """

@@ -38,9 +38,11 @@ def expected_round_time(
     exponential (E X_(k:n) = mean (H_n - H_{n-k}) for p = 1, a binomial mixture of those
     otherwise), Pareto (E P_(k:n) = n!/(n-k)! Γ(n-k+1-1/α)/Γ(n+1-1/α)) and the stationary
     Markov model (two-point times: slow iff more than n-k workers are slow); for FRC groups the
-    max over G groups of the min of m = s+1 replies.
+    max over G groups of the min of m = s+1 replies. None for asynchronous codes.
     """
     delays = as_delay_model(delays)
+    if code.staleness is not None:  # asynchronous clocks: only the event simulation
+        return None
     if ready_rule(code) is None or not (isinstance(comm, Real) and isinstance(t_partition, Real)):
         return None
     prof = profile(code)

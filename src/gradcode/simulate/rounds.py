@@ -190,6 +190,11 @@ def simulate(
     multi-message worker sends its messages one after another: message p waits p+1 sends).
     `length` is the message vector's length (a real run's workers send d + 1 values: the
     gradient, then the loss; `gradcode.runtime.worker.message_width`).
+
+    An asynchronous code (``async:staleness=T``, `code.staleness` set) is simulated event by
+    event (`_asynchronous`): its rounds are clock steps of the slowest worker, always chained
+    (`carryover` and `exact_loop` do not apply), `overhead` is the master's seconds per applied
+    message and `gap` its seconds recording each clock step.
     """
     delays = as_delay_model(delays)
     link = parse_link(link)
@@ -205,6 +210,11 @@ def simulate(
     _check_seconds("overhead", overhead)
     _check_seconds("gap", gap)
     prof = profile(code)
+    if code.staleness is not None:  # asynchronous: an event simulation of its clocks
+        return _asynchronous(
+            code, delays, rounds, prof, t_partition, comm, overhead, gap, first_round,
+            keep_arrivals, link, nbytes,
+        )  # fmt: skip
     out = np.empty(rounds)
     kept = np.empty((rounds, code.messages)) if keep_arrivals else None
     busy = np.zeros(code.n)  # carryover: seconds each worker is still busy at the next broadcast
@@ -352,6 +362,62 @@ def _chained(
         free = np.where(np.isfinite(after), after, last)
         busy = np.where(started, free, busy) - (end + between)
     return ends, busy
+
+
+def _asynchronous(
+    code: GradientCode, delays: DelayModel, rounds: int, prof: Profile, t_partition, comm,
+    overhead: float, gap: float, first_round: int, keep_arrivals: bool, link: Link | None,
+    nbytes: int,
+) -> Simulation:  # fmt: skip
+    """Clock steps of an asynchronous code (`staleness` = T), event by event, as
+    runtime/async_loop.py runs them.
+
+    Worker i's message of its clock c takes T[c, i] seconds from its send (the synchronous
+    model's reply time, from the delay draws of round c: a worker's delays are drawn at its own
+    clock). The master applies messages one at a time in arrival order, each `overhead` seconds
+    (a message arriving while it is busy waits); right after applying one it sends worker i the
+    current θ unless i's clock would exceed the slowest's by more than T (then i waits for the
+    slowest to catch up); no worker computes past the last clock. A round is one clock step of
+    the slowest worker: from the moment the slowest clock reached c to the moment it reached
+    c + 1, after which the master spends `gap` seconds recording it (the runtime journals after
+    sending). Arrivals: each worker's last message applied in the window, seconds after the
+    window's start (inf: none)."""
+    import heapq
+
+    n, T = code.n, int(code.staleness or 0)
+    last = first_round + rounds  # no worker computes a clock >= last
+    times, _ = _times(delays, first_round, last, prof, t_partition, comm)
+    if link is not None:
+        times += _link_seconds(link, first_round, last, prof, nbytes)
+    clock = np.full(n, first_round)
+    floor, free, start = first_round, 0.0, 0.0  # the master is free from `free` on
+    out = np.empty(rounds)
+    kept = np.full((rounds, n), math.inf) if keep_arrivals else None
+    waiting: set[int] = set()
+    events = [(float(times[0, i]), i) for i in range(n)]  # (arrival, worker)
+    heapq.heapify(events)
+    while floor < last:
+        at, i = heapq.heappop(events)
+        done = max(at, free) + overhead  # applied
+        free = done
+        if kept is not None:
+            kept[floor - first_round, i] = done - start
+        clock[i] += 1
+        new = int(clock.min())
+        for j in [i, *sorted(waiting)]:
+            if clock[j] < last and clock[j] - new <= T:
+                waiting.discard(j)
+                heapq.heappush(events, (done + float(times[clock[j] - first_round, j]), j))
+            elif clock[j] < last:
+                waiting.add(j)
+        if new > floor:  # one clock step of the slowest (one at a time: nobody dies here)
+            out[floor - first_round] = done - start
+            start, free = done, done + gap
+            floor = new
+    return Simulation(
+        code.name, n, code.s, code.load, repr(delays), out, kept, "async", overhead, 1,
+        first_round,
+    )  # fmt: skip
 
 
 def as_delay_model(delays: DelayModel | str | None) -> DelayModel:
