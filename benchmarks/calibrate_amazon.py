@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+
 from _common import CONSOLE, base_parser, print_footer, print_header, print_table
 from gradcode.codes import make_code
 from gradcode.data import load_dataset

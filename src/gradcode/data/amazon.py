@@ -19,8 +19,8 @@ the paper's code and common Kaggle practice; features seen only in test rows are
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Integral
 from itertools import combinations
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
