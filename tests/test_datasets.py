@@ -322,6 +322,8 @@ def test_amazon_synthetic_is_learnable():
         ({"positive_rate": 1.0}, "positive_rate must satisfy"),
         ({"density": 2.0}, "density must satisfy"),
         ({"interactions": "some"}, "interactions must be one of"),
+        ({"profiles": -1}, "profiles must be an int >= 0"),
+        ({"profiles": 2.5}, "profiles must be an int >= 0"),
     ],
 )
 def test_amazon_synthetic_parameter_errors(kw, match):

@@ -107,3 +107,14 @@ def test_every_example_loads_by_name_and_by_clone_path(tmp_path, monkeypatch):
     assert load_config("paper_n10_s1.toml").n == 7
     with pytest.raises(ValueError, match="config file nope does not exist"):
         load_config("nope")
+
+
+def test_compare_takes_an_example_by_name(tmp_path, monkeypatch):
+    from gradcode.cli import parser
+    from gradcode.cli.compare import config_from
+
+    monkeypatch.chdir(tmp_path)  # no file of that name here: the shipped example is found
+    args = parser().parse_args(["compare", "--config", "paper_persistent", "--rounds", "3"])
+    config = config_from(args)
+    assert (config.n, config.s, config.lr, config.rounds) == (10, 1, 10.0, 3)
+    assert config.delay.startswith("fixed:workers=9")

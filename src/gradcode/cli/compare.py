@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..examples import find_config
 from ..experiments.config import CompareConfig, load_config
 from ..runtime import Interrupted
 from ..runtime.journal import prepare
@@ -78,6 +79,8 @@ def run_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
 
 def config_from(args: argparse.Namespace) -> CompareConfig:
     params = dataset_params(args)
+    if args.config is not None:
+        args.config = find_config(args.config)  # a file, or a shipped example's name
     if args.config is not None and not args.config.is_file():
         raise CommandError(f"config file {args.config} does not exist", "check the path")
     try:
