@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gradcode as gc
-from gradcode.codes import Decoder, DecodingError, min_norm_lstsq
+from gradcode.codes import STRAGGLER_FREE, Decoder, DecodingError, min_norm_lstsq
 
 EXACT = ["naive", "frc", "cyclic", "cyclic-mds"]
 
@@ -183,9 +183,9 @@ def test_a_lost_structured_solve_falls_back_to_the_reference():
         (("naive", 4, 1), "naive tolerates no stragglers: s must be 0, got s=1"),
         (
             ("bogus", 4, 1),
-            "unknown scheme 'bogus'; valid schemes: approx-frc, bibd, binary, comm-cyclic, cyclic, "
-            "cyclic-mds, expander, frc, hetero, ignore, naive, partial-cyclic, partial-frc, sgc, "
-            "stream",
+            "unknown scheme 'bogus'; valid schemes: adaptive, approx-frc, async, bibd, binary, "
+            "comm-cyclic, cyclic, cyclic-mds, expander, frc, hetero, ignore, naive, partial-cyclic, "
+            "partial-frc, sgc, stream",
         ),
     ],
 )
@@ -239,5 +239,5 @@ def test_repr_and_registry():
     assert {"naive", "ignore", "frc", "cyclic", "cyclic-mds"} <= set(gc.SCHEMES)
     for name in gc.SCHEMES:  # every scheme builds through make_code
         n, params = {"hetero": (12, {"speeds": (1, 2) * 6}), "bibd": (13, {})}.get(name, (12, {}))
-        code = gc.make_code(name, n, 2 if name != "naive" else 0, seed=0, **params)
+        code = gc.make_code(name, n, 0 if name in STRAGGLER_FREE else 2, seed=0, **params)
         assert code.n == n and code.name.partition(":")[0] == name
