@@ -28,6 +28,7 @@ import numpy as np
 
 import gradcode as gc
 from _common import base_parser, fmt, print_footer, print_header, print_table
+from gradcode.codes import needs_s
 from gradcode.data import load_dataset
 from gradcode.experiments import CompareConfig, compare
 from gradcode.simulate.bounds import oracle_bound
@@ -40,9 +41,7 @@ SCENARIOS = {
 SCHEMES: tuple[str, ...] = (
     "naive",
     "ignore",
-    "backup:b=1",
     "async:staleness=2",
-    "budget:T=0.03",
     "cyclic-mds",
     "partial-cyclic:P=4",
     "stream",
@@ -75,7 +74,7 @@ def main() -> None:
             loss, time_s = result.series(name, "loss"), result.series(name, "time_s")
             hit = np.flatnonzero(loss <= target * (1 + 1e-9))
             to_target = float(time_s[hit[0]]) if hit.size else math.nan
-            code = gc.make_code(name, N, 0 if name == "naive" else S, seed=args.seed)
+            code = gc.make_code(name, N, S if needs_s(name) else 0, seed=args.seed)
             sim = gc.simulate(
                 code, delay, rounds, t_partition=t_partition * N / code.k, first_round=0
             )
