@@ -54,9 +54,7 @@ class GroupVote:
         for g in range(self.n_groups):
             members = np.flatnonzero(mask & (self.group == g))
             c = members.size
-            if c < 3:  # one arrival: nothing to compare; two that differ: no majority
-                if c == 2 and not _same(P[members[0]], P[members[1]], tol):
-                    return None
+            if c == 0:
                 continue
             Q = P[members]
             scale = np.maximum(np.abs(Q).max(axis=1)[:, None], np.abs(Q).max(axis=1)[None, :])
@@ -144,8 +142,3 @@ class SpectralLocator:
 def _hankel(t: NDArray[np.complex128], nu: int) -> NDArray[np.complex128]:
     """Rows j = 0 .. len(t)-nu-1 of the Hankel matrix [t_{j+l}], l = 0 .. nu."""
     return np.lib.stride_tricks.sliding_window_view(t, nu + 1)
-
-
-def _same(p: NDArray[np.float64], q: NDArray[np.float64], tol: float) -> bool:
-    scale = max(np.abs(p).max(), np.abs(q).max(), np.finfo(float).tiny)
-    return bool(np.abs(p - q).max() <= tol * scale)

@@ -23,12 +23,10 @@ def frc(n: int, s: int, rng: np.random.Generator, a: int = 0) -> GradientCode:
         raise ValueError(f"a (corrupted messages to locate) must be an integer >= 0, got a={a!r}")
     r = s + 2 * a + 1
     if n % r:
-        size = f"s+2a+1={r}" if a else "s+1"
+        size, got = ("s+2a+1", f"n={n}, s={s}, a={a}") if a else ("s+1", f"n={n}, s={s}")
         raise ValueError(
-            f"frc needs {size} to divide n, got n={n}, s={s}"
-            + (f", a={a}" if a else "")
-            + f" (n % ({'s+2a+1' if a else 's+1'}) = {n % r}); use cyclic or cyclic-mds, "
-            "which accept any n"
+            f"frc needs {size}{f'={r}' if a else ''} to divide n, got {got} (n % ({size}) = "
+            f"{n % r}); use cyclic or cyclic-mds, which accept any n"
         )
     group, G = np.arange(n) // r, n // r
     B = sp.csr_array(sp.kron(sp.eye(G), np.ones((r, r)), format="csr"))

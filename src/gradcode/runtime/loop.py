@@ -134,8 +134,7 @@ class RoundLoop:
                 result.dead[ev.worker] = ev.reason
                 self.live[ev.worker] = self.busy[ev.worker] = False
             elif isinstance(ev, Idle) or ev.last:  # idle again: a later run() may send to it
-                self.busy[ev.worker] = False
-                self.task_s[ev.worker] = time.perf_counter() - self.sent_at[ev.worker]
+                self._idle(ev.worker)
 
     def decode(
         self, a: np.ndarray, vectors: dict, theta: np.ndarray
@@ -157,6 +156,11 @@ class RoundLoop:
         if l2:
             decoded[:d] += l2 * theta
         return decoded, used
+
+    def _idle(self, i: int) -> None:
+        """Worker i finished its task (of any round, stale ones too): idle, and timed."""
+        self.busy[i] = False
+        self.task_s[i] = time.perf_counter() - self.sent_at[i]
 
     @property
     def l2(self) -> float | None:
@@ -256,8 +260,7 @@ class RoundLoop:
                     continue
                 i = ev.worker
                 if isinstance(ev, Idle) or ev.last:
-                    busy[i] = False
-                    self.task_s[i] = time.perf_counter() - self.sent_at[i]  # stale ones too
+                    self._idle(i)
                 if isinstance(ev, Reply) and ev.round == t:
                     msg = i * code.parts + ev.part
                     arrived[msg] = True

@@ -107,7 +107,7 @@ class Trust:
         C = self.locator.checks(ok)
         if C.shape[0] == 0:
             return False
-        c = rng.standard_normal(C.shape[0]) @ (C.toarray() if hasattr(C, "toarray") else C)
+        c = np.asarray(rng.standard_normal(C.shape[0]) @ C).ravel()  # C dense or sparse
         used = np.flatnonzero(ok & (c != 0))
         r = self._combine(c[used].tolist(), [vectors[int(i)] for i in used])
         return _norm(r) <= self.tol * float(np.abs(c[used]) @ norms[used])
