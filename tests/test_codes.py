@@ -183,9 +183,9 @@ def test_a_lost_structured_solve_falls_back_to_the_reference():
         (("naive", 4, 1), "naive tolerates no stragglers: s must be 0, got s=1"),
         (
             ("bogus", 4, 1),
-            "unknown scheme 'bogus'; valid schemes: adaptive, approx-frc, async, bibd, binary, "
-            "comm-cyclic, cyclic, cyclic-mds, expander, frc, hetero, ignore, naive, partial-cyclic, "
-            "partial-frc, sgc, stream",
+            "unknown scheme 'bogus'; valid schemes: adaptive, approx-frc, async, backup, bibd, "
+            "binary, budget, comm-cyclic, cyclic, cyclic-mds, expander, frc, hetero, ignore, "
+            "naive, partial-cyclic, partial-frc, sgc, stream",
         ),
     ],
 )

@@ -16,8 +16,8 @@ from gradcode.registry import Registry
 from gradcode.runtime.engines import ENGINES, make_engine
 
 SCHEMES = (
-    "adaptive, approx-frc, async, bibd, binary, comm-cyclic, cyclic, cyclic-mds, expander, frc, "
-    "hetero, ignore, naive, partial-cyclic, partial-frc, sgc, stream"
+    "adaptive, approx-frc, async, backup, bibd, binary, budget, comm-cyclic, cyclic, cyclic-mds, "
+    "expander, frc, hetero, ignore, naive, partial-cyclic, partial-frc, sgc, stream"
 )
 DELAYS = "bimodal, empirical, exponential, fixed, markov, none, pareto, random, slowdown, trace"
 DATASETS = "amazon, amazon-synthetic, breast-cancer, csv, digits, gaussian, svmlight"

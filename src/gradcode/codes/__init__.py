@@ -24,7 +24,7 @@ from .partial import partial_cyclic, partial_frc
 from .protocol import Decoder, decodable_by_loop
 from .sgc import sgc
 from .stream import stream
-from .uncoded import asynchronous, ignore, naive
+from .uncoded import Budget, asynchronous, backup, budget, dealt, ignore, naive
 
 Factory = Callable[..., GradientCode]  # (n, s, rng, **params) -> GradientCode
 
@@ -46,9 +46,11 @@ SCHEMES: dict[str, Factory] = {
     "bibd": bibd,
     "sgc": sgc,
     "async": asynchronous,
+    "backup": backup,
+    "budget": budget,
 }
 _SCHEMES = Registry("scheme", SCHEMES, injected=("n", "s", "rng"))
-STRAGGLER_FREE = frozenset({"naive", "async"})  # schemes that take no s: s is always 0
+STRAGGLER_FREE = frozenset({"naive", "async", "backup", "budget"})  # schemes taking no s (s=0)
 ASYNCHRONOUS = frozenset({"async"})  # schemes whose codes set `staleness` (never decoded)
 
 
@@ -84,6 +86,7 @@ def make_code(
 
 __all__ = [
     "ASYNCHRONOUS",
+    "Budget",
     "SCHEMES",
     "STRAGGLER_FREE",
     "DEFAULT_TOL",
@@ -91,6 +94,7 @@ __all__ = [
     "DecodingError",
     "GradientCode",
     "decodable_by_loop",
+    "dealt",
     "check_ns",
     "make_code",
     "min_norm_lstsq",

@@ -91,6 +91,11 @@ class GradientCode:
     (codes/byzantine.py). Uncoded baselines may carry a robust `aggregate` (codes/aggregate.py):
     the master then estimates the sum of the n messages with it instead of decoding. Adaptive
     codes carry an `adapt` policy (codes/adaptive.py): the master re-encodes between rounds.
+
+    Two uncoded alternatives (codes/uncoded.py) change what a worker computes, not B: a
+    `budget` (fixed-time rounds: each worker computes for `budget.T` seconds, its message one
+    value longer, the rows it finished) and `deal` (the rows of B are dealt to the workers anew
+    every round, by a seeded permutation, `dealt`: every worker holds every row's data).
     """
 
     name: str
@@ -111,8 +116,17 @@ class GradientCode:
     )
     adapt: Any = field(default=None, repr=False, compare=False)  # codes/adaptive.py's policy
     staleness: int | None = None
+    budget: Any = None  # codes/uncoded.py's Budget: fixed-time rounds
+    deal: bool = False
 
     def __post_init__(self) -> None:
+        if (self.budget is not None or self.deal) and (
+            (self.parts, self.blocks, self.a, self.staleness) != (1, 1, 0, None) or self.aggregate
+        ):
+            raise ValueError(
+                "a budget or dealt code has one message per worker, no blocks, no adversary "
+                "budget, no staleness and no aggregate"
+            )
         T = self.staleness
         if T is not None:
             if isinstance(T, bool) or not (isinstance(T, (int, np.integer)) and T >= 0):
@@ -178,8 +192,9 @@ class GradientCode:
         return self.B_sparse.shape[1] // self.blocks
 
     def message_length(self, L: int) -> int:
-        """Length of each message for message vectors of length L: ceil(L / blocks)."""
-        return -(-int(L) // self.blocks)
+        """Length of each message for message vectors of length L: ceil(L / blocks), and one
+        more value for a budget code (the rows the worker finished)."""
+        return -(-int(L) // self.blocks) + (self.budget is not None)
 
     @cached_property
     def support(self) -> sp.csr_array:

@@ -99,6 +99,8 @@ class RoundLoop:
                 loss = loss_mean + penalty if record_loss else math.nan
             wall = time.perf_counter() - t0
             residual, error = self.code.misfit(r.a) if r.a is not None else (math.nan, math.nan)
+            if self.code.budget is not None and r.decoded is not None:
+                error = 1.0 - self.finished / run.m  # fixed-time rounds: the rows left undone
             now = time.process_time()
             cpu, clock = now - clock, now
             record = RoundRecord(
@@ -140,7 +142,9 @@ class RoundLoop:
         self, a: np.ndarray, vectors: dict, theta: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """(decoded, used): (1/m) Σ a_i v_i + l2·θ in the gradient's values, the decoded
-        training loss last, in one pass over the messages; robust aggregates for baselines."""
+        training loss last, in one pass over the messages; robust aggregates for baselines.
+        Fixed-time rounds (budget codes) weigh by row: Σ v_i / Σ c_i over the used messages, c_i
+        the rows message i finished (its last value, kept in `finished`)."""
         code, m, l2, d = self.code, self.run_.m, self.l2, theta.size
         if code.aggregate is not None:  # robust aggregation of the n plain messages
             used = np.flatnonzero(a)
@@ -150,8 +154,13 @@ class RoundLoop:
             decoded /= m
         else:
             used = np.flatnonzero(a)
-            coefs = [a[i] / m for i in used] + ([l2] if l2 else [])
-            decoded = self.combine(coefs, [vectors[int(i)] for i in used] + ([theta] if l2 else []))
+            vs = [vectors[int(i)] for i in used]
+            if code.budget is not None:
+                self.finished = float(sum(v[-1] for v in vs))
+                coefs, vs = [1.0 / np.float64(self.finished)] * len(vs), [v[:-1] for v in vs]
+            else:
+                coefs = [a[i] / m for i in used]
+            decoded = self.combine(coefs + ([l2] if l2 else []), vs + ([theta] if l2 else []))
             return decoded, used
         if l2:
             decoded[:d] += l2 * theta

@@ -68,16 +68,44 @@ def make_jobs(
         rows, w = worker_rows(held, code.B[msg], parts)
         return Segment(take(rows), y[rows], w)
 
+    def message(msg: int) -> tuple[Segment, ...] | None:
+        held = code.message_partitions(msg)
+        if not held:
+            return None
+        if code.budget is not None:  # fixed-time rounds: the rows in pieces, the time checked
+            return pieces(segment(msg, held), code.budget.pieces)
+        chunks = [held] if code.parts == 1 and code.blocks == 1 else [(j,) for j in held]
+        return tuple(segment(msg, c) for c in chunks)
+
+    # dealt codes: every worker holds every row's message (one copy, shared), computes one
+    pool = tuple(message(msg) for msg in range(code.messages)) if code.deal else None
     jobs = []
     for i in range(code.n):
-        messages: list[tuple[Segment, ...] | None] = []
-        for msg in range(i * code.parts, (i + 1) * code.parts):
-            held = code.message_partitions(msg)
-            chunks = [held] if code.parts == 1 and code.blocks == 1 else [(j,) for j in held]
-            messages.append(tuple(segment(msg, c) for c in chunks) if held else None)
+        messages = tuple(message(msg) for msg in range(i * code.parts, (i + 1) * code.parts))
         mine = tuple(f for f in faults if f.worker == i)
-        jobs.append(WorkerJob(i, code.n, tuple(messages), model, delay, mine, row_time, link, seed))
+        jobs.append(
+            WorkerJob(
+                i,
+                code.n,
+                messages,
+                model,
+                delay,
+                mine,
+                row_time,
+                link,
+                seed,
+                pool=pool,
+                budget=code.budget,
+            )  # fmt: skip
+        )
     return jobs
+
+
+def pieces(seg: Segment, count: int) -> tuple[Segment, ...]:
+    """`seg` as min(count, rows) contiguous pieces of near-equal rows (at least one)."""
+    rows = seg.y.size
+    edges = [rows * q // count for q in range(count + 1)] if rows >= count else range(rows + 1)
+    return tuple(seg.part(a, b) for a, b in zip(edges[:-1], edges[1:])) or (seg,)
 
 
 def train(
@@ -158,6 +186,11 @@ class _Run:
                 f"{code!r} re-encodes by restarting the workers on their new rows: engine "
                 f"'local' only (the mpi engine's ranks serve one job per run), got "
                 f"engine={config.engine!r}"
+            )
+        if code.budget is not None and config.deadline is not None:
+            raise ValueError(
+                f"{code!r} sets its own round time (T={code.budget.T:g} s of compute a worker): "
+                f"leave deadline unset (got {config.deadline})"
             )
         if code.a and config.deadline is not None:
             raise ValueError(

@@ -22,7 +22,8 @@ class RoundRecord:
     survivors: tuple[int, ...]  # the workers (messages, for multi-message codes) the decode used
     residual: float  # max|aᵀB - 1| of the decode
     loss: float = math.nan  # training objective at the round's parameters, decoded with g
-    error: float = 0.0  # ||aᵀB - 1||²/k: 0 for an exact decode (see GradientCode.error)
+    error: float = 0.0  # ||aᵀB - 1||²/k: 0 for an exact decode (see GradientCode.error);
+    # fixed-time rounds (budget codes): the share of the rows left undone
     messages: int = 0  # messages of this round that arrived before the decode
     stale: int = 0  # messages of earlier rounds that arrived meanwhile (dropped)
     stopped: int = 0  # workers that reported stopping an earlier round early (multi-message)

@@ -19,12 +19,13 @@ drops a non-finite one it finds in a decoded sum (`nonfinite`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.linalg.blas import dnrm2
 
 from ..codes import GradientCode
+from ..codes.decoders import UniformDecoder
 from .combine import BLOCK, Combiner
 
 PROJECTIONS = 2  # q: random projections the locator works on
@@ -49,6 +50,8 @@ class Trust:
         self.locator = code.locator
         # the code that decodes the messages left once corrupt ones are dropped
         self.fallback = code if self.locator is None else self.locator.inner
+        if code.budget is not None:  # fixed-time rounds: once no more can come, whoever replied
+            self.fallback = replace(code, make_decoder=lambda c: UniformDecoder(c.n, 1))
         if self.locator is not None:
             self._combine = Combiner(width)
             self._R = np.random.default_rng((seed, PROJECTION_STREAM)).standard_normal(

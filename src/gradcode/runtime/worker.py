@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..attacks import Attack
+from ..codes import Budget, dealt
 from ..codes.blocks import fold
 from ..data.rows import NpzRows
 from ..delays import DelayModel, NoDelay
@@ -38,6 +39,12 @@ class Segment:
     y: np.ndarray
     w: np.ndarray
     mix: np.ndarray | None = None
+
+    def part(self, a: int, b: int) -> Segment:
+        """Rows a..b-1 of the segment (views of in-memory rows)."""
+        X = self.X
+        X = FileRows(X.source, X.rows[a:b]) if isinstance(X, FileRows) else X[a:b]  # type: ignore[index]
+        return Segment(X, self.y[a:b], self.w[a:b], self.mix)
 
     def loaded(self, model: Model) -> Segment:
         """The segment with its rows in memory (read from the file, checked by the model)."""
@@ -83,6 +90,10 @@ class WorkerJob:
     # clock, the round its delays and faults are drawn at (the task's id is the θ version);
     # None: the task's round (synchronous codes)
     clock: int | None = None
+    # dealt codes (backup): every row's message, of which the worker computes the one `dealt`
+    # to it each round; None: its own `messages`
+    pool: tuple[Message | None, ...] | None = None
+    budget: Budget | None = None  # fixed-time rounds: its one message's chunks are the pieces
 
     def round_of(self, task: int, served: int) -> int:
         """The round of the `served`-th task (from 0) with id `task`: its delays and faults."""
@@ -91,11 +102,27 @@ class WorkerJob:
     def loaded(self) -> WorkerJob:
         """The job with every row it holds in memory: rows still in a file are read now, in the
         worker's own process (the master never reads them)."""
-        messages = tuple(
-            None if chunks is None else tuple(seg.loaded(self.model) for seg in chunks)
-            for chunks in self.messages
-        )
-        return replace(self, messages=messages)
+
+        def load(messages):
+            return tuple(
+                None if chunks is None else tuple(seg.loaded(self.model) for seg in chunks)
+                for chunks in messages
+            )
+
+        pool = None if self.pool is None else load(self.pool)
+        return replace(self, messages=load(self.messages), pool=pool)
+
+    def messages_of(self, round: int) -> tuple[Message | None, ...]:
+        """The messages the worker computes in `round`: its own, or the one dealt to it; a
+        budget worker's pieces from the round's starting piece on, cyclically."""
+        if self.pool is not None:
+            messages = (self.pool[dealt(self.seed, round, self.n)[self.worker]],)
+        else:
+            messages = self.messages
+        if self.budget is None or messages[0] is None:
+            return messages
+        q = self.budget.start(self.seed, round, self.worker) % len(messages[0])
+        return (messages[0][q:] + messages[0][:q],)
 
     def run(
         self,
@@ -116,7 +143,11 @@ class WorkerJob:
 
         Corrupt faults active at `round` (from their round on) rewrite each finished message
         out[p], after its last chunk (and fold) and before the link and the yield, in the
-        faults' order, each with `Attack.rng(seed, round, p, worker)`: see `corrupt`."""
+        faults' order, each with `Attack.rng(seed, round, p, worker)`: see `corrupt`.
+
+        A budget worker (fixed-time rounds) stops before a piece that would end after the
+        budget's T seconds of the round (`Budget.over`; at least one piece), and writes the
+        rows it finished as its message's last value."""
         attacks: tuple[Attack, ...] = ()
         for fault in self.faults:
             if not fault.active(round):
@@ -128,14 +159,17 @@ class WorkerJob:
         extra, factor = self.delay.sample(round, self.n)
         extra, factor = extra[self.worker], factor[self.worker]
         d = theta.size  # a message: the B-weighted gradient (d), then the B-weighted loss
-        todo = [p for p, chunks in enumerate(self.messages) if chunks is not None]
-        rows = sum(seg.y.size for p in todo for seg in self.messages[p]) or 1
+        messages, budget, began = self.messages_of(round), self.budget, time.perf_counter()
+        todo = [p for p, chunks in enumerate(messages) if chunks is not None]
+        rows = sum(seg.y.size for p in todo for seg in messages[p]) or 1
         kw = {"round": round} if getattr(self.model, "takes_round", False) else {}  # coded SGD
         for p in todo:
-            compute_s = 0.0
-            for c, seg in enumerate(self.messages[p]):
+            compute_s, finished = 0.0, 0
+            for c, seg in enumerate(messages[p]):
                 if stop():
                     return
+                if budget is not None and c and budget.over(time.perf_counter() - began, c):
+                    break
                 t0 = time.perf_counter()
                 loss, g = (
                     value_and_grad(self.model, theta, seg.X, seg.y, seg.w, **kw)
@@ -161,8 +195,11 @@ class WorkerJob:
                 wait = extra * seg.y.size / rows + (factor - 1.0) * spent + factor * emulated
                 if wait > 0:
                     time.sleep(wait)
+                finished += seg.y.size
+            if budget is not None:
+                out[p, d + 1] = finished
             if attacks:
-                self.corrupt(attacks, round, p, theta, out[p], **kw)
+                self.corrupt(attacks, round, p, messages[p], theta, out[p], **kw)
             if self.link is not None:
                 time.sleep(self.link.seconds(round, self.n, out[p].nbytes)[0, self.worker])
             yield p, compute_s, p == todo[-1]
@@ -172,18 +209,22 @@ class WorkerJob:
         attacks: tuple[Attack, ...],
         round: int,
         p: int,
+        chunks: Message,
         theta: np.ndarray,
         message: np.ndarray,
         **kw: int,
     ) -> None:
-        """Rewrite the finished message p (`message`, in place) with each attack in turn, each
-        drawing from its own `Attack.rng(self.seed, round, p, self.worker)`. ALIE's spread is
-        `spread` (one more pass over the message's rows, not counted in compute_s)."""
+        """Rewrite the finished message p (`message`, in place; computed from `chunks`) with each
+        attack in turn, each drawing from its own `Attack.rng(self.seed, round, p,
+        self.worker)`. ALIE's spread is `spread` (one more pass over the message's rows, not
+        counted in compute_s)."""
         for attack in attacks:
-            spread = self.spread(p, theta, message.shape[-1], **kw) if attack.needs_spread else None
+            spread = (
+                self.spread(chunks, theta, message.shape[-1], **kw) if attack.needs_spread else None
+            )
             attack.corrupt(message, attack.rng(self.seed, round, p, self.worker), spread)
 
-    def spread(self, p: int, theta: np.ndarray, width: int, **kw: int) -> np.ndarray:
+    def spread(self, chunks: Message, theta: np.ndarray, width: int, **kw: int) -> np.ndarray:
         """The per-coordinate std of an honest message as worker `worker` estimates it from its
         own rows (ALIE's spread): each chunk's rows split into 4 near-equal quarters (in order),
         quarter q of the message the sum over its chunks of their quarter q's B-weighted
@@ -191,7 +232,7 @@ class WorkerJob:
         spread = sqrt(4) * std over the 4 quarters (ddof=1): the message sums 4 quarters' worth of
         rows, so its std is twice a quarter's."""
         quarters = np.zeros((4, width))
-        for seg in self.messages[p] or ():
+        for seg in chunks:
             edges = [seg.y.size * q // 4 for q in range(5)]
             for q in range(4):
                 a, b = edges[q], edges[q + 1]

@@ -191,6 +191,9 @@ def simulate(
     `length` is the message vector's length (a real run's workers send d + 1 values: the
     gradient, then the loss; `gradcode.runtime.worker.message_width`).
 
+    A budget code (fixed-time rounds) ends every reply at its T at most (the worker stops
+    there, its remaining rows undone), then comm.
+
     An asynchronous code (``async:staleness=T``, `code.staleness` set) is simulated event by
     event (`_asynchronous`): its rounds are clock steps of the slowest worker, always chained
     (`carryover` and `exact_loop` do not apply), `overhead` is the master's seconds per applied
@@ -210,6 +213,7 @@ def simulate(
     _check_seconds("overhead", overhead)
     _check_seconds("gap", gap)
     prof = profile(code)
+    cap = math.inf if code.budget is None else code.budget.T  # fixed-time rounds: T at most
     if code.staleness is not None:  # asynchronous: an event simulation of its clocks
         return _asynchronous(
             code, delays, rounds, prof, t_partition, comm, overhead, gap, first_round,
@@ -221,7 +225,7 @@ def simulate(
     step = max(1, BLOCK_ELEMENTS // code.messages)
     for lo in range(0, rounds, step):
         hi = min(rounds, lo + step)
-        T, C = _times(delays, first_round + lo, first_round + hi, prof, t_partition, comm)
+        T, C = _times(delays, first_round + lo, first_round + hi, prof, t_partition, comm, cap)
         if link is not None:
             T += _link_seconds(link, first_round + lo, first_round + hi, prof, nbytes)
         if carryover:
@@ -284,9 +288,12 @@ def reply_times(
     return _times(delays, lo, hi, prof, t_partition, comm)[0]
 
 
-def _times(delays, lo, hi, prof: Profile, t_partition, comm) -> tuple[Times, np.ndarray | None]:
+def _times(
+    delays, lo, hi, prof: Profile, t_partition, comm, cap: float = math.inf
+) -> tuple[Times, np.ndarray | None]:
     """Message times T and, for multi-message codes, chunk ends C (hi-lo, n, c) after each
-    round's start: done * t_partition * factor + extra * done/work, from one set of draws."""
+    round's start: done * t_partition * factor + extra * done/work, from one set of draws;
+    single messages end by `cap` (a budget code's T) before comm is added."""
     rounds, n = np.arange(lo, hi), prof.work.size
     extra, factor = sample_many(delays, rounds, n)
     tp = _per_worker(t_partition, rounds, n)
@@ -295,6 +302,7 @@ def _times(delays, lo, hi, prof: Profile, t_partition, comm) -> tuple[Times, np.
         out = factor if factor.flags.writeable else None
         T = np.multiply(factor, tp * prof.work, out=out)
         T += extra
+        np.minimum(T, cap, out=T)
         w = slice(None)
     else:
         sent = np.isfinite(prof.chunks)
