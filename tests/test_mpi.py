@@ -21,6 +21,8 @@ import pytest
 
 import gradcode as gc
 from gradcode.cli import main
+from gradcode.codes import dealt
+from gradcode.data import split_rows
 from gradcode.models import full_objective, make_model
 from gradcode.runtime.mpi_launch import (
     WORLD_VARS,
@@ -49,6 +51,7 @@ SCHEMES = ("naive", "frc", "cyclic", "cyclic-mds")
 CASES = [f"{s}-{c}" for s in SCHEMES for c in ("stragglers", "killed")] + ["cyclic-hang-raise"]
 CASES += [f"{name}-stragglers" for name in common.MULTI] + ["stream-killed", "stream-steady"]
 CASES += ["comm-cyclic-killed", "cyclic-mds-a1-corrupt", "frc-a1-corrupt"]
+CASES += ["budget-full-stragglers", "backup-b0-stragglers"]
 FLOAT32 = ["cyclic-mds-float32", "stream-float32", "comm-cyclic-float32"]
 
 
@@ -104,6 +107,27 @@ def test_trajectory_equals_full_gradient_descent(trajectories: Path, case: str) 
     got, want = np.load(trajectories / f"{case}.npy"), reference()
     assert got.shape == want.shape
     assert np.max(np.abs(got - want)) <= 1e-9 * np.max(np.abs(want))
+
+
+def test_alternatives_run_on_the_mpi_engine(trajectories: Path) -> None:
+    """backup:b=1 with worker 0 always last steps on the other partitions dealt that round,
+    rescaled by n/(n-1); a short budget steps on part of the rows every round (error: the
+    share left undone)."""
+    X, y = common.data()
+    model, m, N = make_model("logistic"), X.shape[0], common.N
+    parts = split_rows(m, N)
+    theta, want = np.zeros(X.shape[1]), []
+    for t in range(common.ROUNDS):
+        lost = int(dealt(0, t, N)[0])
+        kept = np.concatenate([parts[q] for q in range(N) if q != lost])
+        _, g = model.value_and_grad(theta, X[kept], y[kept], np.ones(kept.size))
+        theta = theta - common.LR * g * N / (N - 1) / m
+        want.append(theta)
+    got = np.load(trajectories / "backup-b1-persistent.npy")
+    assert np.max(np.abs(got - np.stack(want))) <= 1e-12 * np.max(np.abs(want))
+    errors = json.loads((trajectories / "errors.json").read_text())
+    assert all(0.0 < e < 1.0 for e in errors["budget-short"])
+    assert errors["budget-full-stragglers"] == [0.0] * common.ROUNDS
 
 
 @pytest.mark.parametrize("case", FLOAT32)

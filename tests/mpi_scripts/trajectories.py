@@ -62,13 +62,25 @@ cases["cyclic-mds-a1-corrupt"] = (
     {"faults": ["2@0:corrupt=sign"], "delay": slow},
 )
 cases["frc-a1-corrupt"] = ("frc:a=1", 0, {"faults": ["4@1:corrupt=noise"], "delay": steady})
-dead, stopped = {}, {}
+# the alternatives: a budget every worker meets and no backup are naive; one backup worker
+# drops the persistent straggler's dealt partition; a short budget steps on the rows finished
+cases["budget-full-stragglers"] = ("budget:T=60", 0, {"delay": slow})
+cases["backup-b0-stragglers"] = ("backup:b=0", 0, {"delay": slow})
+cases["backup-b1-persistent"] = (
+    "backup:b=1",
+    0,
+    {"delay": FixedStragglers(workers=(0,), delay=0.3)},
+)
+cases["budget-short"] = ("budget:T=0.01;pieces=5", 0, {"delay": steady, "row_time": 1e-3})
+dead, stopped, errors = {}, {}, {}
 for name, (scheme, s, kw) in cases.items():
     res = gc.train(scheme, X, y, n=N, s=s, **gd_kwargs(**kw))
     assert res.status == "ok", (name, res.status, res.error)
     np.save(out / f"{name}.npy", np.stack(res.params))
     dead[name] = {str(w): why for w, why in res.dead.items()}
     stopped[name] = sum(r.stopped for r in res.rounds)
+    errors[name] = [r.error for r in res.rounds]
 (out / "dead.json").write_text(json.dumps(dead, indent=1))
 (out / "stopped.json").write_text(json.dumps(stopped, indent=1))
+(out / "errors.json").write_text(json.dumps(errors, indent=1))
 print("trajectories: done", flush=True)

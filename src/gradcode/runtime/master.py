@@ -104,8 +104,9 @@ def make_jobs(
 def pieces(seg: Segment, count: int) -> tuple[Segment, ...]:
     """`seg` as min(count, rows) contiguous pieces of near-equal rows (at least one)."""
     rows = seg.y.size
-    edges = [rows * q // count for q in range(count + 1)] if rows >= count else range(rows + 1)
-    return tuple(seg.part(a, b) for a, b in zip(edges[:-1], edges[1:])) or (seg,)
+    count = max(1, min(count, rows))
+    edges = [rows * q // count for q in range(count + 1)]
+    return tuple(seg.part(edges[q], edges[q + 1]) for q in range(count))
 
 
 def train(

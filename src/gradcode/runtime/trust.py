@@ -63,7 +63,7 @@ class Trust:
         `fallback` can and no more will come), or None: wait for more (only while `final` is
         false: more messages may still come)."""
         if self.locator is None:
-            return Verdict(self.code.decode(mask))
+            return Verdict(self.fallback.decode(mask))
         rng = np.random.default_rng((self.seed, PROJECTION_STREAM, t))
         ids = np.flatnonzero(mask)
         P, norms = self._project(ids, vectors)
