@@ -41,6 +41,8 @@ SCENARIOS = {
 SCHEMES: tuple[str, ...] = (
     "naive",
     "ignore",
+    "backup:b=1",
+    "budget:T=0.03",
     "async:staleness=2",
     "cyclic-mds",
     "partial-cyclic:P=4",

@@ -163,7 +163,7 @@ def test_simulator_caps_budget_replies_and_backup_is_ignore_in_time():
         ("budget:T=0.1;pieces=0", 0, r"pieces .* must be an integer >= 1, got pieces=0"),
         ("budget:T=0.1", 1, "budget waits for no straggler .*: s must be 0, got s=1"),
         ("backup:b=4", 0, r"b \(backup workers.*\) must be an integer in \[0, n\) = \[0, 4\)"),
-        ("backup:b=1", 1, "backup takes its stragglers as b, not s: s must be 0, got s=1"),
+        ("backup:b=1", 2, r"backup's stragglers are b: give b or s, not both \(b=1, s=2\)"),
     ],
 )
 def test_bad_specs_are_refused(spec, s, message):

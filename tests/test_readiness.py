@@ -14,6 +14,7 @@ from gradcode.simulate import ready_times, simulate
 BUILD = {  # (n, s, params): small valid codes, as tests/test_codes.py builds every scheme
     "naive": (12, 0, {}),
     "async": (12, 0, {}),
+    "budget": (12, 0, {"T": 0.05}),
     "hetero": (12, 2, {"speeds": (1, 2) * 6}),
     "bibd": (13, 2, {}),
     "partial-cyclic": (6, 1, {"P": 4}),

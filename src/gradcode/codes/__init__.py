@@ -52,6 +52,7 @@ SCHEMES: dict[str, Factory] = {
 _SCHEMES = Registry("scheme", SCHEMES, injected=("n", "s", "rng"))
 STRAGGLER_FREE = frozenset({"naive", "async", "backup", "budget"})  # schemes taking no s (s=0)
 ASYNCHRONOUS = frozenset({"async"})  # schemes whose codes set `staleness` (never decoded)
+S_FREE_ONLY = frozenset({"async", "budget"})  # built at s=0 only: no s is their tolerance
 
 
 def needs_s(spec: str) -> bool:
@@ -86,6 +87,7 @@ def make_code(
 
 __all__ = [
     "ASYNCHRONOUS",
+    "S_FREE_ONLY",
     "Budget",
     "SCHEMES",
     "STRAGGLER_FREE",

@@ -112,7 +112,7 @@ def dealt(seed: int, round: int, n: int) -> np.ndarray:
     return np.random.default_rng((seed, DEAL_STREAM, round)).permutation(n)
 
 
-def backup(n: int, s: int, rng: np.random.Generator, b: int = 1) -> GradientCode:
+def backup(n: int, s: int, rng: np.random.Generator, b: int | None = None) -> GradientCode:
     """Backup workers (Chen et al., "Revisiting distributed synchronous SGD", 2016; TensorFlow's
     SyncReplicasOptimizer with replicas_to_aggregate = n - b): ``backup:b=B``.
 
@@ -121,10 +121,12 @@ def backup(n: int, s: int, rng: np.random.Generator, b: int = 1) -> GradientCode
     seeded permutation), as workers reading batches from a shared input pipeline get fresh
     ones. So a persistent straggler drops a different partition every round, not the same one
     (ignore's bias, tensorflow/tensorflow#11660). Every worker holds every partition (the
-    pipeline's shared storage) and computes one a round. b = 0 is naive. s does not apply
-    (b is the backup count): it must be 0."""
-    if s != 0:
-        raise ValueError(f"backup takes its stragglers as b, not s: s must be 0, got s={s}")
+    pipeline's shared storage) and computes one a round. b = 0 is naive. b may come as s
+    instead (s given and b left out: b = s; neither: b = 1); given both, they must agree."""
+    if b is None:
+        b = s or 1
+    elif s not in (0, b):
+        raise ValueError(f"backup's stragglers are b: give b or s, not both (b={b!r}, s={s})")
     if isinstance(b, bool) or not (isinstance(b, int) and 0 <= b < n):
         raise ValueError(
             f"b (backup workers: gradients not waited for) must be an integer in [0, n) = "

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Any
 
-from ..codes import ASYNCHRONOUS, SCHEMES, GradientCode, make_code
+from ..codes import S_FREE_ONLY, SCHEMES, GradientCode, make_code
 from ..delays import DelayModel
 from ..simulate import as_delay_model, expected_round_time, profile, simulate
 from ..simulate.bounds import oracle_times, proportional_share
@@ -75,7 +75,7 @@ def sweep(
 
     Unavailable pairs (frc needs (s+1) | n, naive only s = 0, bibd a design on n points) are
     skipped, as are repeats (a cyclic-mds code built for s+1; at s = 0 every scheme counts as
-    naive); asynchronous schemes, which take no s, run once, at s = 0. `t_partition` is the seconds for 1/n of the data (module docstring); `sim` goes to
+    naive); asynchronous and budget schemes, which take no s, run once, at s = 0. `t_partition` is the seconds for 1/n of the data (module docstring); `sim` goes to
     `simulate` (comm, overhead, carryover, link and length: bandwidth, where shorter messages
     of comm-cyclic codes pay ...).
     """
@@ -93,15 +93,16 @@ def sweep(
     skipped = []
     for scheme in schemes:
         why = f"no s in {list(s_values)}"
-        asynchronous = parse_spec(scheme, "code")[0] in ASYNCHRONOUS  # s does not apply: once
-        for s in [0] if asynchronous else s_values:
+        s_free = parse_spec(scheme, "code")[0] in S_FREE_ONLY  # s does not apply: once
+        for s in [0] if s_free else s_values:
             try:
                 code = make_code(scheme, n, s, seed=seed)
             except ValueError as e:  # first sentence only (bibd lists every design)
                 why = str(e).split(". ")[0].removeprefix(f"{scheme}: ")
                 continue
-            # s = 0: all are naive (but block codes and asynchronous ones)
+            # s = 0: all are naive (but block, asynchronous and budget codes)
             naive = code.s == 0 and code.blocks == 1 and code.staleness is None
+            naive = naive and code.budget is None
             key = ("naive", 0) if naive else (scheme, code.s)
             if key in points:
                 why = "s=0 only, which is naive" if code.s == 0 else why

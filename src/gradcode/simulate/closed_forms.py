@@ -38,10 +38,10 @@ def expected_round_time(
     exponential (E X_(k:n) = mean (H_n - H_{n-k}) for p = 1, a binomial mixture of those
     otherwise), Pareto (E P_(k:n) = n!/(n-k)! Γ(n-k+1-1/α)/Γ(n+1-1/α)) and the stationary
     Markov model (two-point times: slow iff more than n-k workers are slow); for FRC groups the
-    max over G groups of the min of m = s+1 replies. None for asynchronous codes.
+    max over G groups of the min of m = s+1 replies. None for asynchronous and budget codes.
     """
     delays = as_delay_model(delays)
-    if code.staleness is not None:  # asynchronous clocks: only the event simulation
+    if code.staleness is not None or code.budget is not None:  # only the simulation
         return None
     if ready_rule(code) is None or not (isinstance(comm, Real) and isinstance(t_partition, Real)):
         return None
