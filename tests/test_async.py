@@ -196,7 +196,10 @@ def test_a_hung_worker_is_killed_and_the_others_go_on(data):
     )
     assert res.status == "ok" and len(res.rounds) == ROUNDS
     assert res.dead == {2: "no reply within the round timeout of 1.0 s (hung)"}
-    assert res.rounds[-1].survivors == (0, 1, 3)
+    # every clock of the other three applied, and worker 2's three before it hung (which of
+    # them land in the last window depends on timing)
+    assert sum(r.messages for r in res.rounds) == 3 * ROUNDS + 3
+    assert 2 not in res.rounds[-1].survivors and set(res.rounds[-1].survivors) <= {0, 1, 3}
 
 
 def test_messages_not_finite_are_never_applied_and_quarantined(data):
