@@ -18,6 +18,14 @@ from .base import GradientCode
 from .decoders import UniformDecoder
 
 
+def _identity(name: str, n: int, s: int, exact: bool, **kw) -> GradientCode:
+    """An uncoded code: B = I, decoded as a = n/|F| once n-s of the n have arrived."""
+    return GradientCode(
+        name, n, s, sp.csr_array(sp.eye(n)), exact=exact,
+        make_decoder=lambda c: UniformDecoder(c.n, c.n - c.s), **kw,
+    )  # fmt: skip
+
+
 def naive(n: int, s: int, rng: np.random.Generator, agg: str = "", f: int = 1) -> GradientCode:
     """B = I; the master waits for every worker (tolerates no stragglers).
 
@@ -34,21 +42,17 @@ def naive(n: int, s: int, rng: np.random.Generator, agg: str = "", f: int = 1) -
                 f"f (Byzantine workers assumed) applies only with a robust aggregate, got f={f!r} "
                 f"without agg; valid aggregators: {', '.join(sorted(AGGREGATORS))}"
             )
-        return GradientCode(
+        return _identity(
             "naive",
             n,
             0,
-            sp.csr_array(sp.eye(n)),
             exact=True,
-            make_decoder=lambda c: UniformDecoder(c.n, c.n),
         )
-    return GradientCode(
+    return _identity(
         "naive",
         n,
         0,
-        sp.csr_array(sp.eye(n)),
         exact=False,
-        make_decoder=lambda c: UniformDecoder(c.n, c.n),
         notes=f"robust aggregation ({agg}, f={f}): not exact",
         aggregate=make_aggregate(agg, n, f),
     )
@@ -56,13 +60,11 @@ def naive(n: int, s: int, rng: np.random.Generator, agg: str = "", f: int = 1) -
 
 def ignore(n: int, s: int, rng: np.random.Generator) -> GradientCode:
     """The paper's "ignoring stragglers": B = I, the first n-s replies rescaled by n/(n-s)."""
-    return GradientCode(
+    return _identity(
         "ignore",
         n,
         s,
-        sp.csr_array(sp.eye(n)),
         exact=False,
-        make_decoder=lambda c: UniformDecoder(c.n, c.n - c.s),
         notes="approximate: drops the stragglers' partitions and rescales the rest",
     )
 
@@ -89,13 +91,11 @@ def asynchronous(n: int, s: int, rng: np.random.Generator, staleness: int = 2) -
             f"staleness must be an integer >= 0 (clocks a worker may run ahead of the slowest), "
             f"got staleness={staleness!r}"
         )
-    return GradientCode(
+    return _identity(
         "async",
         n,
         0,
-        sp.csr_array(sp.eye(n)),
         exact=staleness == 0,
-        make_decoder=lambda c: UniformDecoder(c.n, c.n),
         notes=f"asynchronous SGD, staleness bound T={staleness}: not decoded, each message "
         "applied as it arrives" + ("" if staleness else " (T=0: naive's gradient descent)"),
         staleness=staleness,
@@ -132,13 +132,11 @@ def backup(n: int, s: int, rng: np.random.Generator, b: int | None = None) -> Gr
             f"b (backup workers: gradients not waited for) must be an integer in [0, n) = "
             f"[0, {n}), got b={b!r}"
         )
-    return GradientCode(
+    return _identity(
         "backup",
         n,
         b,
-        sp.csr_array(sp.eye(n)),
         exact=b == 0,
-        make_decoder=lambda c: UniformDecoder(c.n, c.n - c.s),
         notes=f"backup workers: the first n-b={n - b} of n, partitions dealt anew every round"
         + ("" if b else " (b=0: naive)"),
         deal=True,
@@ -188,13 +186,11 @@ def budget(
             f"pieces (of each worker's rows, the budget's granularity) must be an integer >= 1, "
             f"got pieces={pieces!r}"
         )
-    return GradientCode(
+    return _identity(
         "budget",
         n,
         0,
-        sp.csr_array(sp.eye(n)),
         exact=False,
-        make_decoder=lambda c: UniformDecoder(c.n, c.n),
         notes=f"fixed-time rounds: {T:g} s of compute a worker, the mean gradient of the rows "
         "finished (exact when every worker finishes)",
         budget=Budget(float(T), pieces),
