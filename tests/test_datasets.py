@@ -575,3 +575,22 @@ def test_auc_matches_the_pairwise_count():
 def test_auc_errors(y, s, match):
     with pytest.raises(ValueError, match=match):
         auc(np.array(y), np.array(s))
+
+
+def test_amazon_rows_grouped_by_a_column_keep_each_category_together():
+    """group_by=RESOURCE: the same train/test split and rows, reordered so each resource's
+    training rows are contiguous (whole categories per partition); a bad column is refused."""
+    from gradcode.data import load_dataset
+
+    plain = load_dataset("amazon-synthetic", rows=2000, use_cache=False)
+    grouped = load_dataset("amazon-synthetic", rows=2000, group_by="RESOURCE", use_cache=False)
+    assert grouped.X_train.shape == plain.X_train.shape
+    np.testing.assert_array_equal(grouped.y_test, plain.y_test)
+    assert (grouped.X_test != plain.X_test).nnz == 0
+    cards = grouped.meta["cardinalities"]
+    resource = grouped.X_train[:, : cards[0]].tocsr().indices  # one encoded column per row
+    runs = np.count_nonzero(np.diff(resource)) + 1
+    assert runs == np.unique(resource).size  # each resource's rows in one contiguous run
+    assert sorted(grouped.y_train) == sorted(plain.y_train)
+    with pytest.raises(ValueError, match="group_by must be one of the raw columns RESOURCE, "):
+        load_dataset("amazon-synthetic", rows=200, group_by="NOPE", use_cache=False)
