@@ -69,6 +69,7 @@ class RoundLoop:
         self.live = np.ones(self.code.n, dtype=bool)
         self.busy = np.zeros(self.code.n, dtype=bool)
         self.stale = self.stopped = 0
+        self.finished = 0.0  # budget codes: rows the last decoded round's messages finished
         self.offences: dict[int, list[int]] = {}  # worker -> rounds it was caught corrupt
         self.sent_at = np.full(self.code.n, np.nan)  # when each worker's task went out
         self.task_s = np.full(self.code.n, np.nan)  # its last task's send-to-last-reply time

@@ -96,7 +96,7 @@ def make_jobs(
                 seed,
                 pool=pool,
                 budget=code.budget,
-            )  # fmt: skip
+            )
         )
     return jobs
 
