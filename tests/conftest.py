@@ -16,6 +16,20 @@ def _dataset_cache(tmp_path_factory):
         os.environ["GRADCODE_CACHE"] = old
 
 
+@pytest.fixture
+def no_leaks():
+    """After the test: no child process alive, nothing new left in /dev/shm (modules that start
+    engines use it: ``pytestmark = [..., pytest.mark.usefixtures("no_leaks")]``)."""
+    import multiprocessing
+
+    from outside import leaked_shm, shm_entries
+
+    before = shm_entries()
+    yield
+    assert multiprocessing.active_children() == []
+    assert leaked_shm(before) == []
+
+
 BIG_ROWS, BIG_D = 40_000, 1_000  # X: 320 MB, θ: 8 KB
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import shutil
 import sys
 from pathlib import Path
@@ -23,9 +22,9 @@ from gradcode.experiments.config import CompareConfig
 from gradcode.models import make_model
 from gradcode.runtime import Fault
 from gradcode.runtime.async_loop import ASYNC_METRICS, AsyncLoop
-from outside import leaked_shm, run_bounded, shm_entries
+from outside import run_bounded
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("no_leaks")]
 
 N, LR, L2, ROUNDS = 4, 0.5, 1e-3, 10
 SCRIPTS = Path(__file__).parent / "mpi_scripts"
@@ -34,14 +33,6 @@ SCRIPTS = Path(__file__).parent / "mpi_scripts"
 @pytest.fixture(scope="module")
 def data():
     return gaussian_mixture(402, 12, seed=3)  # 402 rows: partitions of unequal size
-
-
-@pytest.fixture(autouse=True)
-def no_leaks():
-    before = shm_entries()
-    yield
-    assert multiprocessing.active_children() == []
-    assert leaked_shm(before) == []
 
 
 @pytest.fixture

@@ -101,8 +101,7 @@ def sweep(
                 why = str(e).split(". ")[0].removeprefix(f"{scheme}: ")
                 continue
             # s = 0: all are naive (but block, asynchronous and budget codes)
-            naive = code.s == 0 and code.blocks == 1 and code.staleness is None
-            naive = naive and code.budget is None
+            naive = (code.s, code.blocks, code.staleness, code.budget) == (0, 1, None, None)
             key = ("naive", 0) if naive else (scheme, code.s)
             if key in points:
                 why = "s=0 only, which is naive" if code.s == 0 else why

@@ -81,7 +81,8 @@ def make_jobs(
     pool = tuple(message(msg) for msg in range(code.messages)) if code.deal else None
     jobs = []
     for i in range(code.n):
-        messages = tuple(message(msg) for msg in range(i * code.parts, (i + 1) * code.parts))
+        slots = range(i * code.parts, (i + 1) * code.parts)
+        messages = tuple(message(msg) if pool is None else pool[msg] for msg in slots)
         mine = tuple(f for f in faults if f.worker == i)
         jobs.append(
             WorkerJob(
