@@ -261,14 +261,19 @@ class MPIEngine:
                 self._on_reply(i)
 
     def _testsome(self) -> list[tuple[int, MPI.Status]]:
+        if self._ulfm:  # where a request can fail, one by one (see _test_each)
+            return self._test_each()
         try:
             idx = MPI.Request.Testsome(self._recv, self._status)
         except MPI.Exception:
-            return self._find_failed()
+            return self._test_each()
         return [(i, self._status[k]) for k, i in enumerate(idx or ())]
 
-    def _find_failed(self) -> list[tuple[int, MPI.Status]]:
-        """A request failed (a dead rank under a fault-tolerant MPI): test them one by one."""
+    def _test_each(self) -> list[tuple[int, MPI.Status]]:
+        """The completed receives, each request tested on its own. Under a fault-tolerant MPI a
+        dead rank's request fails, and a Testsome that raises for it has already completed
+        (and freed) the others that finished in the same call, their indices lost with the
+        exception: a live worker's reply would never be seen (it would look hung)."""
         done = []
         for i, req in enumerate(self._recv):
             status = MPI.Status()
@@ -284,7 +289,7 @@ class MPIEngine:
                 else:
                     self._recv[i] = MPI.Request()
                     w = i % self.n
-                    self._died(w, f"MPI reported a failure of rank {w + 1}: {e.Get_error_string()}")
+                    self._died(w, f"MPI reported a failure of rank {w + 1}")  # as _check_failed
         return done
 
     def _post_reply(self, i: int) -> None:
