@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing as mp
 import os
 import platform
 import shlex
@@ -153,3 +154,41 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Row], left: i
         else:
             table.add_row(*row)
     CONSOLE.print(table)
+
+
+def _serve(fn: Callable[[], object], conn) -> None:
+    while conn.recv():
+        fn()
+        conn.send(1)
+
+
+def together_ms(fns: Sequence[Callable[[], object]], rounds: int) -> float:
+    """Median time (ms, first 2 rounds dropped) until all of `fns` are done when started at
+    once, each in a forked process of its own woken by a pipe, as a round's workers are: what
+    the machine itself takes for that work, with no framework around it."""
+    ctx = mp.get_context("fork")
+    links, procs = [], []
+    for fn in fns:
+        here, there = ctx.Pipe()
+        proc = ctx.Process(target=_serve, args=(fn, there), daemon=True)
+        proc.start()
+        links.append(here)
+        procs.append(proc)
+    times = []
+    try:
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            for link in links:
+                link.send(1)
+            for link in links:
+                link.recv()
+            times.append(time.perf_counter() - t0)
+    finally:
+        for link in links:
+            link.send(0)
+        for proc in procs:
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+    return 1e3 * float(np.median(times[2:]))
+

@@ -24,7 +24,10 @@
     machine, measured in the same run: the larger of the slowest worker's compute alone (its
     message computed in this process with nothing else running) and the CPU seconds of all work
     done during a round (each message computed in it, at its cost alone, plus the master's CPU)
-    divided by the usable cores.
+    divided by the usable cores. Beside it, `bare`: the same messages of every worker but the
+    straggler computed at once by plain forked processes woken by a pipe (no runtime at all,
+    median of BARE_ROUNDS rounds), what this machine itself takes for the round's work when the
+    workers share its cores; mean/bare is the runtime's own share.
 (d) Scale. n=8, cyclic s=1, logistic regression on CSR rows (20,000 x 1e7, 500 nonzeros per
     row), 12 rounds: round time, the master's CPU per round and its peak resident memory.
 
@@ -71,6 +74,7 @@ from _common import (  # noqa: E402
     print_footer,
     print_header,
     print_table,
+    together_ms,
     verdict,
 )
 from gradcode.data.synthetic import gaussian_mixture  # noqa: E402
@@ -81,6 +85,7 @@ JSON_TAG = "BENCH_JSON "
 OVERHEAD_TARGET_PCT = 5.0
 OVERHEAD_TARGET_D = 100_000  # the target applies at this d and above
 FLOOR_RATIO_MAX = 1.3  # part (b): coded mean <= 1.3 x the round's floor
+BARE_ROUNDS = 30  # part (b): rounds of the bare harness (no runtime) per scheme
 MEAN_OVER_MEDIAN_MAX = 1.2
 NAIVE_OVER_CODED_MIN = 5.0
 STRAGGLER_DELAY = "fixed:workers=0;delay=0.2"
@@ -455,9 +460,9 @@ def round_floor(raw: dict, alone: list[float], master_cpu_ms: float) -> dict[str
     }
 
 
-def alone_compute_ms(scheme: str, s: int, data: DataSpec, seed: int) -> list[float]:
-    """Each worker's messages of a round computed alone (in this process, nothing else running,
-    one BLAS thread): median of 5 per worker (ms)."""
+def round_messages(scheme: str, s: int, data: DataSpec, seed: int) -> list:
+    """Per worker of part (b)'s code: a call that computes its messages of a round (as its
+    worker does, without the delay), for timing them outside the runtime."""
     from gradcode.codes import make_code
     from gradcode.delays import NoDelay
     from gradcode.models import make_model
@@ -466,14 +471,25 @@ def alone_compute_ms(scheme: str, s: int, data: DataSpec, seed: int) -> list[flo
     X, y = make_data(data)
     code = make_code(scheme, 6, s, seed=seed)
     jobs = make_jobs(code, X, y, make_model("logistic", l2=1e-4), NoDelay(), ())
-    theta, out = np.zeros(X.shape[1]), np.zeros((code.parts, X.shape[1] + 1))
+    theta = np.zeros(X.shape[1])
+
+    def messages(job) -> None:
+        out = np.zeros((code.parts, X.shape[1] + 1))
+        for _ in job.run(0, theta, out):
+            pass
+
+    return [functools.partial(messages, job) for job in jobs]
+
+
+def alone_compute_ms(calls: list) -> list[float]:
+    """Each worker's messages of a round computed alone (in this process, nothing else running,
+    one BLAS thread): median of 5 per worker (ms)."""
     alone = []
-    for job in jobs:
+    for call in calls:
         times = []
         for _ in range(5):
             t0 = time.perf_counter()
-            for _ in job.run(0, theta, out):
-                pass
+            call()
             times.append(time.perf_counter() - t0)
         alone.append(1e3 * float(np.median(times)))
     return alone
@@ -493,8 +509,11 @@ def part_b(plan: Plan, engine: str, seed: int) -> dict[str, dict]:
         spec = JobSpec(engine, scheme, 6, s, data, plan.straggler_rounds, STRAGGLER_DELAY, seed)
         raw = run(spec)
         st = straggler_stats(raw)
-        alone = alone_compute_ms(scheme, s, data, seed)
-        out[scheme] = st | round_floor(raw, alone, st["master_cpu_ms"])
+        calls = round_messages(scheme, s, data, seed)
+        alone = alone_compute_ms(calls)
+        # the same round's work with no runtime: every worker but the straggler at once
+        bare = together_ms(calls[1:], BARE_ROUNDS)
+        out[scheme] = st | round_floor(raw, alone, st["master_cpu_ms"]) | {"bare_ms": bare}
     return out
 
 
@@ -515,6 +534,8 @@ def print_part_b(stats: dict[str, dict], plan: Plan, engine: str) -> bool:
                 fmt(st["cpu_cores_ms"]),
                 fmt(st["floor_ms"]),
                 fmt(st["mean_ms"] / st["floor_ms"], ".2f"),
+                fmt(st["bare_ms"]),
+                fmt(st["mean_ms"] / st["bare_ms"], ".2f"),
                 fmt(st["w0_used_pct"], ".0f"),
                 fmt(st["total_s"], ".2f"),
                 fmt(st["other_load_pct"], ".0f"),
@@ -536,6 +557,8 @@ def print_part_b(stats: dict[str, dict], plan: Plan, engine: str) -> bool:
             "CPU/cores ms",
             "floor ms",
             "mean/floor",
+            "bare ms",
+            "mean/bare",
             "w0 used %",
             "total s",
             "other load %",
