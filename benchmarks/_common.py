@@ -191,4 +191,3 @@ def together_ms(fns: Sequence[Callable[[], object]], rounds: int) -> float:
             if proc.is_alive():
                 proc.kill()
     return 1e3 * float(np.median(times[2:]))
-
