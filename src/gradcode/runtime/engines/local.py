@@ -23,10 +23,11 @@ import contextlib
 import mmap
 import multiprocessing as mp
 import os
+import selectors
 import signal
 import time
 from collections.abc import Sequence
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 
 import numpy as np
 
@@ -87,6 +88,7 @@ class LocalEngine:
         self._conns: list[Connection] = []
         self._shm: mmap.mmap | None = None
         self._alive: set[int] = set()
+        self._watch = selectors.DefaultSelector()  # the live workers' pipes and exit sentinels
         self.copies = 0  # θ copies written: one per round, more only for stragglers' sake
 
     def start(
@@ -111,6 +113,7 @@ class LocalEngine:
         self._done[0] = -1
         self._reading = np.full(n, -1)  # the slot each busy worker reads (-1: none)
         self._published = (-1, -1)  # (round, shared slot) of the newest θ written
+        self._watch = selectors.DefaultSelector()
         for job in jobs:
             i = job.worker
             master_end, worker_end = ctx.Pipe()
@@ -126,6 +129,8 @@ class LocalEngine:
             worker_end.close()
             self._procs.append(proc)
             self._conns.append(master_end)
+            self._watch.register(master_end, selectors.EVENT_READ, (i, True))
+            self._watch.register(proc.sentinel, selectors.EVENT_READ, (i, False))
         self._alive = set(range(self.n))
 
     def send(self, worker: int, round: int, theta: np.ndarray) -> None:
@@ -152,29 +157,37 @@ class LocalEngine:
         self._done[0] = round
 
     def wait(self, timeout: float) -> list[Event]:
-        watch = {self._conns[i]: i for i in self._alive}
-        watch |= {self._procs[i].sentinel: i for i in self._alive}
+        """What the live workers said (one notice per ready pipe) or that they died, within
+        `timeout` seconds. One selector, registered once: nothing is set up per call."""
         events: list[Event] = []
-        for ready in wait(list(watch), timeout):
-            i = watch[ready]
+        for key, _ in self._watch.select(max(timeout, 0.0)):
+            i, pipe = key.data
             if i not in self._alive:
                 continue
-            if isinstance(ready, Connection):
-                events.extend(self._drain(i))
+            if pipe:
+                events.extend(self._drain(i, everything=False))
             else:
                 self._procs[i].join(0.1)
                 events.extend(self._drain(i))  # a last reply or traceback may precede the exit
                 if i in self._alive:
-                    self._alive.discard(i)
-                    self._reading[i] = -1
+                    self._lost(i)
                     events.append(WorkerDied(i, _exit_reason(self._procs[i].exitcode)))
         return events
 
-    def _drain(self, i: int) -> list[Event]:
+    def _lost(self, i: int) -> None:
+        """Worker i is dead (or killed): no more notices from it."""
+        self._alive.discard(i)
+        self._reading[i] = -1
+        for fileobj in (self._conns[i], self._procs[i].sentinel):
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self._watch.unregister(fileobj)
+
+    def _drain(self, i: int, everything: bool = True) -> list[Event]:
+        """Worker i's notices: the next one (its pipe was ready), or all it left."""
         events: list[Event] = []
         conn = self._conns[i]
-        try:
-            while i in self._alive and conn.poll():
+        try:  # ready (the selector saw it) or, for everything, polled
+            while i in self._alive and (not everything or conn.poll()):
                 kind, *body = conn.recv()
                 if kind == "reply":
                     round_, part, compute_s, last = body
@@ -185,9 +198,10 @@ class LocalEngine:
                     events.append(Idle(body[0], i))
                     self._reading[i] = -1
                 else:
-                    self._alive.discard(i)
-                    self._reading[i] = -1
+                    self._lost(i)
                     events.append(WorkerDied(i, f"raised an exception:\n{body[0]}"))
+                if not everything:
+                    break
         except (EOFError, OSError):
             pass  # the sentinel reports the death
         return events
@@ -196,8 +210,7 @@ class LocalEngine:
         if self._procs[worker].is_alive():
             self._procs[worker].kill()
         self._procs[worker].join(1.0)
-        self._alive.discard(worker)
-        self._reading[worker] = -1
+        self._lost(worker)
 
     def close(self) -> None:
         """Ask every worker to stop; SIGKILL those still running 1 s later (busy or hung)."""
@@ -219,6 +232,7 @@ class LocalEngine:
         if self._shm is not None:
             with contextlib.suppress(BufferError):  # a view still held elsewhere: freed with it
                 self._shm.close()
+        self._watch.close()
         self._procs, self._conns, self._shm, self._alive = [], [], None, set()
 
 
