@@ -704,8 +704,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--part", choices=("a", "b", "c", "d", "all"), default="all", help="run one part only"
     )
+    parser.add_argument(
+        "--n", type=int, action="append", help="part (a): only these n (repeat the option)"
+    )
+    parser.add_argument(
+        "--d", type=float, action="append", help="part (a): only these d, e.g. 1e5 (repeatable)"
+    )
     parser.add_argument("--one", metavar="SPEC", help=argparse.SUPPRESS)  # mpiexec child
     return parser.parse_args(argv)
+
+
+def only(plan: Plan, n: list[int] | None, d: list[float] | None) -> Plan:
+    """`plan` with part (a) cut to the n and d asked for (all where not asked)."""
+    data = tuple(x for x in plan.data if d is None or x.d in {int(v) for v in d})
+    n_values = tuple(x for x in plan.n_values if n is None or x in n)
+    if not data or not n_values:
+        raise SystemExit(
+            f"--n {n} --d {d} select nothing: part (a) has n in {list(plan.n_values)} and d in "
+            f"{[power10(x.d) for x in plan.data]}"
+        )
+    return replace(plan, data=data, n_values=n_values)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -720,7 +738,7 @@ def main(argv: list[str] | None = None) -> int:
         if out is not None:
             print(JSON_TAG + json.dumps(out), flush=True)
         return 0
-    plan = QUICK if args.quick else FULL
+    plan = only(QUICK if args.quick else FULL, args.n, args.d)
     engines = ["local", "mpi"] if args.engine == "both" else [args.engine]
     start = print_header("gradcode runtime" + (" (quick)" if args.quick else ""))
     CONSOLE.print(f"mpi engine: {mpi_unavailable() or 'available'}; mpiexec: {mpiexec()}")

@@ -60,6 +60,40 @@ def test_weighted_grad_and_loss_match_per_row_loop(kind, fmt):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_blocked_dense_pass_equals_the_whole_passes(kind, dtype, monkeypatch):
+    """Dense rows go block by block (fused_rows); the blocks, the last one short, give the
+    loss and gradient of the whole passes to 1e-12, weighted or not."""
+    from gradcode.models import base
+
+    X, y, theta = _data(kind, m=1000, d=7, seed=3)
+    X = X.astype(dtype)
+    w = np.random.default_rng(4).uniform(-2, 2, len(y))
+    model = make_model(kind, l2=0.3)
+    monkeypatch.setattr(base, "FUSE_BYTES", 64 * 7 * X.itemsize + 1)  # 64 rows a block
+    assert base.fused_rows(X) == 64 and len(y) % 64  # 16 blocks, the last of 40 rows
+    blocked = [model.value_and_grad(theta, X, y, weights) for weights in (w, None)]
+    assert model.grad(theta, X, y, w) == pytest.approx(blocked[0][1], rel=0, abs=0)
+    monkeypatch.setattr(base, "FUSE_BYTES", 0)
+    assert base.fused_rows(X) is None
+    for (value, g), weights in zip(blocked, (w, None), strict=True):
+        want_value, want_g = model.value_and_grad(theta, X, y, weights)
+        np.testing.assert_allclose(g, want_g, rtol=1e-12, atol=1e-12 * np.abs(want_g).max())
+        assert value == pytest.approx(want_value, rel=1e-12)
+
+
+def test_only_dense_rows_that_fill_a_block_go_blocked():
+    from gradcode.models.base import FUSE_BYTES, FUSE_MIN_ROWS, fused_rows
+
+    narrow = np.zeros((10_000, 100))
+    assert fused_rows(narrow) == FUSE_BYTES // 800
+    assert fused_rows(np.zeros((FUSE_BYTES // 800, 100))) is None  # one block: X whole
+    wide = np.zeros((1000, FUSE_BYTES // 8 // (FUSE_MIN_ROWS - 1)))
+    assert fused_rows(wide) is None  # fewer than FUSE_MIN_ROWS rows a block
+    assert fused_rows(sp.csr_matrix(narrow)) is None
+
+
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_partition_gradients_sum_to_m_times_data_gradient(kind, fmt):
     X, y, theta = _data(kind, m=29)

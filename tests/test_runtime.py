@@ -245,3 +245,21 @@ def test_sparse_data_least_squares_and_nesterov_match_the_reference():
     for got in result.params:
         theta, state = opt.step(theta, full_objective(model, theta, X, y)[1], state)
         assert np.linalg.norm(got - theta) <= 1e-9 * np.linalg.norm(theta)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
+def test_workers_run_as_batch_jobs_and_the_master_does_not():
+    """Workers are CPU-bound batch jobs (they never preempt the master when handed a task);
+    the master keeps its own policy."""
+    from outside import children_of
+
+    X, y = gaussian_mixture(400, 6, seed=0)
+    policies: list[set[int]] = []
+
+    def look(record) -> None:
+        policies.append({os.sched_getscheduler(pid) for pid in children_of(os.getpid())})
+
+    master = os.sched_getscheduler(0)
+    train("cyclic", X, y, n=3, s=1, rounds=3, on_round=look)
+    assert policies and all(p == {os.SCHED_BATCH} for p in policies), policies
+    assert os.sched_getscheduler(0) == master != os.SCHED_BATCH
