@@ -167,7 +167,7 @@ def fused_rows(X: Matrix) -> int | None:
     """Rows per block for a blocked pass over dense X, or None: one whole pass each (sparse
     rows, rows too wide for a block of FUSE_MIN_ROWS, or X no larger than one block). Measured
     (benchmarks/bench_gradient.py, 2 cores): 3-22% faster when the workers share the cores,
-    where memory bandwidth sets the pace; about the same alone."""
+    where memory bandwidth sets the pace, and 0-19% alone."""
     if not isinstance(X, np.ndarray) or X.ndim != 2:
         return None
     rows = FUSE_BYTES // max(1, X.shape[1] * X.itemsize)

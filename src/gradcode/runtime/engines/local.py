@@ -113,6 +113,7 @@ class LocalEngine:
         self._done[0] = -1
         self._reading = np.full(n, -1)  # the slot each busy worker reads (-1: none)
         self._published = (-1, -1)  # (round, shared slot) of the newest θ written
+        self._watch.close()  # a fresh selector for these workers (a restart: the last closed)
         self._watch = selectors.DefaultSelector()
         for job in jobs:
             i = job.worker
