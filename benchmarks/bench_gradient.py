@@ -5,7 +5,7 @@
 `LinearModel.value_and_grad` computes z = X θ, r = w * dl/dz and Xᵀ r. Over X whole that reads X
 from memory twice; block by block (`models.base.fused_rows`: 2 MB of rows at a time) the block
 is still in cache for Xᵀ r, so X is read once. Measured for logistic regression on the shapes
-the runtime benchmark's workers hold, both ways, interleaved A/B (`--pairs` times):
+the runtime benchmark's workers hold, both ways, interleaved A/B (3 pairs; 1 with --quick):
 - alone: one process, nothing else running (median of 25 calls);
 - together: P processes at once on this machine's cores, each with its own rows, woken by a
   pipe like a round's workers (median over 30 rounds of the time until all P are done), which is
