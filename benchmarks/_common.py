@@ -156,6 +156,16 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Row], left: i
     CONSOLE.print(table)
 
 
+def median_ms(fn: Callable[[], object], calls: int) -> float:
+    """Median wall time of `calls` calls of fn, in this process (ms)."""
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1e3 * float(np.median(times))
+
+
 def _serve(fn: Callable[[], object], conn) -> None:
     while conn.recv():
         fn()

@@ -21,7 +21,6 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # before numpy loads: one BLAS thread per process
 
 import functools  # noqa: E402
-import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -29,6 +28,7 @@ import numpy as np  # noqa: E402
 from _common import (  # noqa: E402
     base_parser,
     fmt,
+    median_ms,
     print_footer,
     print_header,
     print_table,
@@ -58,15 +58,6 @@ def whole(fn: Callable[[], object]) -> Callable[[], object]:
     return call
 
 
-def alone_ms(fn: Callable[[], object], calls: int) -> float:
-    times = []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * float(np.median(times))
-
-
 def main() -> None:
     args = base_parser(__doc__).parse_args()
     rng = np.random.default_rng(args.seed)
@@ -89,8 +80,8 @@ def main() -> None:
         rel = max(rel, abs(blocked_v - whole_v) / abs(whole_v))
         a_blk, a_whl, t_blk, t_whl = [], [], [], []
         for _ in range(pairs):  # interleaved A/B
-            a_whl.append(alone_ms(whole(fns[0]), calls))
-            a_blk.append(alone_ms(fns[0], calls))
+            a_whl.append(median_ms(whole(fns[0]), calls))
+            a_blk.append(median_ms(fns[0], calls))
             t_whl.append(together_ms([whole(f) for f in fns], rounds))
             t_blk.append(together_ms(fns, rounds))
         rows = base.fused_rows(data[0][0])

@@ -71,6 +71,7 @@ from _common import (  # noqa: E402
     CONSOLE,
     base_parser,
     fmt,
+    median_ms,
     print_footer,
     print_header,
     print_table,
@@ -473,26 +474,18 @@ def round_messages(scheme: str, s: int, data: DataSpec, seed: int) -> list:
     jobs = make_jobs(code, X, y, make_model("logistic", l2=1e-4), NoDelay(), ())
     theta = np.zeros(X.shape[1])
 
-    def messages(job) -> None:
-        out = np.zeros((code.parts, X.shape[1] + 1))
+    def messages(job, out: np.ndarray) -> None:
         for _ in job.run(0, theta, out):
             pass
 
-    return [functools.partial(messages, job) for job in jobs]
+    width = X.shape[1] + 1
+    return [functools.partial(messages, job, np.zeros((code.parts, width))) for job in jobs]
 
 
 def alone_compute_ms(calls: list) -> list[float]:
     """Each worker's messages of a round computed alone (in this process, nothing else running,
     one BLAS thread): median of 5 per worker (ms)."""
-    alone = []
-    for call in calls:
-        times = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            call()
-            times.append(time.perf_counter() - t0)
-        alone.append(1e3 * float(np.median(times)))
-    return alone
+    return [median_ms(call, 5) for call in calls]
 
 
 def usable_cores() -> int:

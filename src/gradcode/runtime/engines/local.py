@@ -184,28 +184,31 @@ class LocalEngine:
                 self._watch.unregister(fileobj)
 
     def _drain(self, i: int, everything: bool = True) -> list[Event]:
-        """Worker i's notices: the next one (its pipe was ready), or all it left."""
+        """Worker i's notices: the one its ready pipe holds, or (everything) all it left."""
         events: list[Event] = []
         conn = self._conns[i]
-        try:  # ready (the selector saw it) or, for everything, polled
-            while i in self._alive and (not everything or conn.poll()):
-                kind, *body = conn.recv()
-                if kind == "reply":
-                    round_, part, compute_s, last = body
-                    events.append(Reply(round_, i, compute_s, self._results[i, part], part, last))
-                    if last:
-                        self._reading[i] = -1
-                elif kind == "idle":
-                    events.append(Idle(body[0], i))
-                    self._reading[i] = -1
-                else:
-                    self._lost(i)
-                    events.append(WorkerDied(i, f"raised an exception:\n{body[0]}"))
-                if not everything:
-                    break
+        try:
+            ready = not everything or conn.poll()
+            while ready and i in self._alive:
+                events.append(self._notice(i, conn.recv()))
+                ready = everything and conn.poll()
         except (EOFError, OSError):
             pass  # the sentinel reports the death
         return events
+
+    def _notice(self, i: int, notice: tuple) -> Event:
+        """One notice of worker i as an event (and what it says of the slot it reads)."""
+        kind, *body = notice
+        if kind == "reply":
+            round_, part, compute_s, last = body
+            if last:
+                self._reading[i] = -1
+            return Reply(round_, i, compute_s, self._results[i, part], part, last)
+        if kind == "idle":
+            self._reading[i] = -1
+            return Idle(body[0], i)
+        self._lost(i)
+        return WorkerDied(i, f"raised an exception:\n{body[0]}")
 
     def kill(self, worker: int) -> None:
         if self._procs[worker].is_alive():
